@@ -1,0 +1,21 @@
+"""Settings of the patch builder (``s2lake patches build``)."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PatchesSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["band", "product"] = Field(
+        "band",
+        description="band: split one product's bands over the workers (fast for few products); "
+        "product: one worker per product (fast for many products). Results are identical.",
+    )
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    drop_nodata: bool = Field(False, description="Drop patches that contain any NO_DATA pixel.")
+    strip_rows: int = Field(10, ge=1, description="Patch rows decoded per read; bounds memory (~15 MB per row).")

@@ -1,0 +1,163 @@
+"""Schemas of the core Delta tables, with a comment on every column.
+
+The comments travel into the Delta log as column metadata (``comment``), so ``DESCRIBE`` in Spark
+and ``s2lake tables --schema`` show them; ``docs/schema.md`` is generated from here.
+
+Why this layout:
+
+* ``products`` is small (one row per product) and upserted by ``product_id``; no partitioning.
+* ``patches`` is large (one full tile is 8,281 rows and ~1.4 GB of pixels). It is partitioned by
+  ``tile`` so that a tile's patches are in one folder, queries by tile prune whole folders, and
+  replacing one product rewrites only files of its tile (``tile = .. AND product_id = ..``) in one
+  atomic commit. Partitioning by date or product would create many small folders.
+* Band pixels are stored as ``array<int>`` in row-major order (``row * width + col``): Delta has
+  no unsigned 16-bit type and the saturation value 65535 does not fit ``smallint``; arrays keep the
+  pixels queryable from SQL (``list_avg(b02)`` in DuckDB, ``aggregate`` in Spark) and Parquet's
+  compression removes most of the cost of the wider type.
+* Per-band statistics keep integer ``valid_count``, ``sum`` and ``sum_sq`` so that dataset-wide
+  means and standard deviations can be computed exactly (integer sums) without reading pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from s2lake.sentinel2 import ALL_LAYERS, BANDS
+
+
+def col(name: str, dtype: pa.DataType, comment: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, dtype, nullable=nullable, metadata={"comment": comment})
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    schema: pa.Schema
+    key: tuple[str, ...]
+    partition_by: tuple[str, ...] = field(default_factory=tuple)
+
+
+PRODUCTS = TableSpec(
+    name="products",
+    description="One row per Sentinel-2 product known to the warehouse, upserted by product_id.",
+    key=("product_id",),
+    schema=pa.schema(
+        [
+            col(
+                "product_id",
+                pa.string(),
+                "Product name without .SAFE (unique across catalogues)",
+                False,
+            ),
+            col(
+                "product_name",
+                pa.string(),
+                "Full product name, e.g. S2A_MSIL2A_..._T33UUP_....SAFE",
+            ),
+            col("mission", pa.string(), "S2A, S2B, S2C or S2D"),
+            col("processing_level", pa.string(), "L1C or L2A"),
+            col("tile", pa.string(), "MGRS tile id without the T prefix, e.g. 33UUP"),
+            col("epsg", pa.int32(), "EPSG code of the tile's UTM zone, e.g. 32633"),
+            col("sensing_start", pa.timestamp("us", tz="UTC"), "Datatake sensing start (UTC)"),
+            col("processing_baseline", pa.string(), "Processing baseline, e.g. 05.10"),
+            col("relative_orbit", pa.int32(), "Relative orbit number (R022 -> 22)"),
+            col("cloud_cover", pa.float64(), "Cloud cover percentage from the product metadata"),
+            col("size_bytes", pa.int64(), "Archive or SAFE folder size in bytes"),
+            col("checksum", pa.string(), "Checksum of the archive as the catalogue gives it"),
+            col("checksum_algorithm", pa.string(), "MD5, SHA3-256 or BLAKE3"),
+            col("footprint", pa.binary(), "Product footprint, WKB in EPSG:4326 (lon/lat)"),
+            col("mirrors", pa.list_(pa.string()), "Mirrors (catalogues) that offer the product"),
+            col("storage_path", pa.string(), "Where the SAFE folder or archive is stored"),
+            col("status", pa.string(), "discovered, landed, patched or failed"),
+            col("status_reason", pa.string(), "Why the product failed (empty otherwise)"),
+            col("patch_count", pa.int32(), "Patches written for the product (patched only)"),
+            col(
+                "ingestion_time",
+                pa.timestamp("us", tz="UTC"),
+                "When the row was last written (UTC)",
+            ),
+        ]
+    ),
+)
+
+
+def _band_stats_type() -> pa.DataType:
+    return pa.list_(
+        pa.struct(
+            [
+                pa.field("band", pa.string()),
+                pa.field("min", pa.int32()),
+                pa.field("max", pa.int32()),
+                pa.field("mean", pa.float64()),
+                pa.field("valid_count", pa.int64()),
+                pa.field("sum", pa.int64()),
+                pa.field("sum_sq", pa.int64()),
+            ]
+        )
+    )
+
+
+_band_columns = [
+    col(
+        b.column,
+        pa.list_(pa.int32()),
+        f"{b.name} digital numbers, {b.patch_pixels}x{b.patch_pixels} px at {b.resolution} m, "
+        "row-major; 0 = NO_DATA, reflectance = (DN + BOA_ADD_OFFSET) / 10000",
+    )
+    for b in BANDS
+]
+
+PATCHES = TableSpec(
+    name="patches",
+    description="One row per 1200 m BigEarthNet-style patch of a Level-2A product.",
+    key=("patch_id",),
+    partition_by=("tile",),
+    schema=pa.schema(
+        [
+            col(
+                "patch_id",
+                pa.string(),
+                "BigEarthNet v2 id: <mission>_MSIL2A_<datatake>_N<baseline>_R<orbit>_T<tile>_<col>_<row>",
+                False,
+            ),
+            col(
+                "product_id",
+                pa.string(),
+                "Product this patch was cut from (products.product_id)",
+                False,
+            ),
+            col("tile", pa.string(), "MGRS tile id without the T prefix (partition column)", False),
+            col("epsg", pa.int32(), "EPSG code of the tile CRS (UTM)", False),
+            col("row", pa.int32(), "Patch row index from the tile origin (north to south)", False),
+            col("col", pa.int32(), "Patch column index from the tile origin (west to east)", False),
+            col("ulx", pa.float64(), "Upper-left easting in the tile CRS (m)", False),
+            col("uly", pa.float64(), "Upper-left northing in the tile CRS (m)", False),
+            col("lrx", pa.float64(), "Lower-right easting in the tile CRS (m)", False),
+            col("lry", pa.float64(), "Lower-right northing in the tile CRS (m)", False),
+            col("footprint", pa.binary(), "Patch polygon, WKB in the tile CRS (epsg column)", False),
+            col(
+                "sensing_time",
+                pa.timestamp("us", tz="UTC"),
+                "Sensing start of the product (UTC)",
+                False,
+            ),
+            *_band_columns,
+            col("scl", pa.list_(pa.int8()), "Scene classification, 60x60 px at 20 m, row-major"),
+            col(
+                "band_stats",
+                _band_stats_type(),
+                "Per band: min, max, mean over valid (non NO_DATA) pixels; exact integer count, sum, sum of squares",
+            ),
+            col("scene_classes", pa.list_(pa.string()), "Distinct SCL class names present, sorted"),
+            col("has_nodata", pa.bool_(), "True if any band or SCL pixel is NO_DATA", False),
+            col("nodata_pixels", pa.int64(), "NO_DATA pixels over all bands and SCL"),
+        ]
+    ),
+)
+
+PATCH_LAYERS = ALL_LAYERS
+
+CORE_TABLES: dict[str, TableSpec] = {t.name: t for t in (PRODUCTS, PATCHES)}

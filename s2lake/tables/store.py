@@ -1,0 +1,142 @@
+"""Reading and writing Delta tables with delta-rs (``deltalake``).
+
+Every write here is one Delta commit: a product's patches are replaced with
+``overwrite`` + ``predicate`` (one transaction removes the old files and adds the new ones), rows
+of small tables are upserted with ``MERGE``. A failed write leaves no version behind, because
+delta-rs writes the data files first and the log entry last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from s2lake.errors import WarehouseError
+from s2lake.tables.schemas import TableSpec
+from s2lake.warehouse import Warehouse
+
+
+def sql_literal(value: str) -> str:
+    """Quote a string for a delta-rs predicate (single quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class TableStore:
+    """Delta tables of one warehouse."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def uri(self, name: str) -> str:
+        return self.warehouse.table_uri(name)
+
+    def open(self, name: str) -> DeltaTable | None:
+        try:
+            return DeltaTable(self.uri(name), storage_options=self.warehouse.storage_options())
+        except TableNotFoundError:
+            return None
+
+    def require(self, name: str) -> DeltaTable:
+        table = self.open(name)
+        if table is None:
+            raise WarehouseError(
+                f"table `{name}` does not exist in warehouse {self.warehouse.root}",
+                fix="build it first (see `s2lake --help`) or point --warehouse at the right folder",
+            )
+        return table
+
+    def names(self) -> list[str]:
+        """Names of the Delta tables under ``tables/`` (local warehouses, or via fsspec)."""
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(self.warehouse.path("tables"))
+        if not fs.exists(root):
+            return []
+        out = []
+        for entry in fs.ls(root, detail=False):
+            name = entry.rstrip("/").rsplit("/", 1)[-1]
+            if fs.exists(f"{entry}/_delta_log"):
+                out.append(name)
+        return sorted(out)
+
+    def replace_where(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch], predicate: str) -> None:
+        """Atomically replace the rows matching ``predicate`` with ``data`` (one commit)."""
+        reader = _as_reader(spec.schema, data)
+        write_deltalake(
+            self.uri(spec.name),
+            reader,
+            mode="overwrite",
+            predicate=predicate if self.open(spec.name) is not None else None,
+            partition_by=list(spec.partition_by) or None,
+            storage_options=self.warehouse.storage_options(),
+            description=spec.description if self.open(spec.name) is None else None,
+            name=spec.name if self.open(spec.name) is None else None,
+        )
+
+    def upsert(self, spec: TableSpec, rows: pa.Table) -> None:
+        """Insert or update rows by the table's key (one MERGE commit)."""
+        rows = rows.select(spec.schema.names).cast(spec.schema)
+        table = self.open(spec.name)
+        if table is None:
+            write_deltalake(
+                self.uri(spec.name),
+                rows,
+                mode="append",
+                partition_by=list(spec.partition_by) or None,
+                storage_options=self.warehouse.storage_options(),
+                description=spec.description,
+                name=spec.name,
+            )
+            return
+        on = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+        (
+            table.merge(rows, predicate=on, source_alias="s", target_alias="t")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
+    def overwrite(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch]) -> None:
+        """Replace the whole table (one commit)."""
+        write_deltalake(
+            self.uri(spec.name),
+            _as_reader(spec.schema, data),
+            mode="overwrite",
+            schema_mode="overwrite",
+            partition_by=list(spec.partition_by) or None,
+            storage_options=self.warehouse.storage_options(),
+            description=spec.description,
+            name=spec.name,
+        )
+
+    def read(self, name: str, columns: list[str] | None = None, where: str | None = None) -> pa.Table:
+        """Read a table into Arrow: optionally some columns and a SQL ``where`` (DataFusion)."""
+        table = self.require(name)
+        if where is None:
+            return table.to_pyarrow_dataset().to_table(columns=columns)
+        return _query(table, columns, where)
+
+    def count(self, name: str) -> int:
+        return self.require(name).to_pyarrow_dataset().count_rows()
+
+
+def _query(table: DeltaTable, columns: list[str] | None, where: str) -> pa.Table:
+    from deltalake import QueryBuilder
+
+    cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    result = QueryBuilder().register("t", table).execute(f"SELECT {cols} FROM t WHERE {where}")
+    return pa.table(result.read_all())
+
+
+def _as_reader(schema: pa.Schema, data: pa.Table | Iterable[pa.RecordBatch]) -> pa.RecordBatchReader:
+    if isinstance(data, pa.Table):
+        return data.select(schema.names).cast(schema).to_reader()
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in data:
+            yield pa.Table.from_batches([batch]).select(schema.names).cast(schema).to_batches()[0]
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
