@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from s2lake.sentinel2 import ALL_LAYERS, BANDS
+from s2lake.sentinel2 import BANDS
 
 
 def col(name: str, dtype: pa.DataType, comment: str, nullable: bool = True) -> pa.Field:
@@ -89,6 +89,8 @@ def _band_stats_type() -> pa.DataType:
         pa.struct(
             [
                 pa.field("band", pa.string()),
+                pa.field("height", pa.int32()),
+                pa.field("width", pa.int32()),
                 pa.field("min", pa.int32()),
                 pa.field("max", pa.int32()),
                 pa.field("mean", pa.float64()),
@@ -149,7 +151,8 @@ PATCHES = TableSpec(
             col(
                 "band_stats",
                 _band_stats_type(),
-                "Per band: min, max, mean over valid (non NO_DATA) pixels; exact integer count, sum, sum of squares",
+                "Per band (and SCL): shape as stored, min, max, mean over valid (non NO_DATA) pixels, "
+                "exact integer valid count, sum and sum of squares",
             ),
             col("scene_classes", pa.list_(pa.string()), "Distinct SCL class names present, sorted"),
             col("has_nodata", pa.bool_(), "True if any band or SCL pixel is NO_DATA", False),
@@ -158,6 +161,58 @@ PATCHES = TableSpec(
     ),
 )
 
-PATCH_LAYERS = ALL_LAYERS
+PATCH_LANDCOVER = TableSpec(
+    name="patch_landcover",
+    description="CORINE Land Cover 2018 classes intersecting each patch (one row per patch and class).",
+    key=("patch_id", "clc_code"),
+    partition_by=("tile",),
+    schema=pa.schema(
+        [
+            col("patch_id", pa.string(), "patches.patch_id", False),
+            col("tile", pa.string(), "MGRS tile of the patch (partition column)", False),
+            col("clc_code", pa.string(), "CLC 2018 level-3 code (e.g. 211); NULL when the patch has no CLC coverage"),
+            col("clc_name", pa.string(), "CLC 2018 level-3 class name"),
+            col("ben19_label", pa.string(), "BigEarthNet 19-class label of the CLC class; NULL if it maps to none"),
+            col("area_m2", pa.float64(), "Intersection area in m2 (EPSG:3035, equal area)", False),
+            col("fraction", pa.float64(), "Intersection area / patch area", False),
+            col("no_clc_coverage", pa.bool_(), "True on the single row of a patch that no CLC polygon touches", False),
+        ]
+    ),
+)
 
-CORE_TABLES: dict[str, TableSpec] = {t.name: t for t in (PRODUCTS, PATCHES)}
+PATCH_COUNTRY = TableSpec(
+    name="patch_country",
+    description="Country of each patch: the NUTS level-0 (or Natural Earth) area with the largest overlap.",
+    key=("patch_id",),
+    partition_by=("tile",),
+    schema=pa.schema(
+        [
+            col("patch_id", pa.string(), "patches.patch_id", False),
+            col("tile", pa.string(), "MGRS tile of the patch (partition column)", False),
+            col("country_code", pa.string(), "NUTS CNTR_CODE / ISO 3166 alpha-2; NULL for sea or no coverage"),
+            col("country_name", pa.string(), "Country name (NAME_LATN or Natural Earth NAME)"),
+            col("area_m2", pa.float64(), "Overlap with that country in m2 (EPSG:3035)", False),
+            col("fraction", pa.float64(), "Overlap / patch area", False),
+            col("source", pa.string(), "nuts or natural_earth", False),
+        ]
+    ),
+)
+
+PATCH_OVERLAPS = TableSpec(
+    name="patch_overlaps",
+    description="Pairs of patches whose footprints share interior points (touching edges excluded).",
+    key=("patch_id_a", "patch_id_b"),
+    schema=pa.schema(
+        [
+            col("patch_id_a", pa.string(), "The smaller patch_id of the pair", False),
+            col("patch_id_b", pa.string(), "The larger patch_id of the pair", False),
+            col("tile_a", pa.string(), "Tile of patch a", False),
+            col("tile_b", pa.string(), "Tile of patch b", False),
+            col("area_m2", pa.float64(), "Shared area in m2 (EPSG:3035)", False),
+        ]
+    ),
+)
+
+CORE_TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS)
+}
