@@ -1,7 +1,299 @@
-"""``s2lake ingest``: search catalogues, select, rank mirrors, download and land products."""
+"""``s2lake ingest``: search catalogues, select, rank mirrors, download and land products.
+
+Product lists travel between commands as JSON files (``search --json > found.json``, then
+``select found.json``, ``describe found.json``, ``get selected.json``), so each step can be inspected
+and repeated. Heavy imports stay inside the commands: the CLI imports this module at start-up.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-app = typer.Typer(help="Search DHuS, CDSE OData and STAC catalogues at once; select, download and land products.")
+from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors
+from s2lake.errors import ConfigError
+
+app = typer.Typer(
+    help="Search DHuS, CDSE OData and STAC catalogues at once; select, download and land products.",
+    no_args_is_help=True,
+)
+mirrors_app = typer.Typer(help="Inspect and rank the configured mirrors.", no_args_is_help=True)
+app.add_typer(mirrors_app, name="mirrors")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+MirrorFlag = Annotated[
+    list[str] | None, typer.Option("--mirror", "-m", help="Use only this configured mirror (repeatable).")
+]
+
+
+def _mirrors(ctx: typer.Context, names: list[str] | None) -> list:
+    settings = app_context(ctx).settings.ingest
+    if not settings.mirrors:
+        raise ConfigError(
+            "no mirrors configured",
+            where="ingest.mirrors",
+            fix="declare mirrors in the configuration file (see docs/ingest.md)",
+        )
+    if not names:
+        return [m for m in settings.mirrors if m.enabled]
+    known = {m.name: m for m in settings.mirrors}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ConfigError(f"unknown mirror(s): {', '.join(missing)}", fix=f"choose from {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+def _date(value: str, flag: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{flag} {value!r} is not a date", fix="write dates as YYYY-MM-DD") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _read_products(path: Path) -> list:
+    from ingest.products import Product
+
+    if not path.is_file():
+        raise ConfigError(f"product list {path} does not exist", fix="save one with `s2lake ingest search … --json`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [Product.from_json(row) for row in data]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path} is not a product list: {exc}",
+            fix="use the JSON written by `s2lake ingest search --json` or `select --json`",
+        ) from None
+
+
+def _product_rows(products: list) -> list[dict[str, Any]]:
+    return [
+        {
+            "product": p.product_id,
+            "tile": p.tile,
+            "date": p.sensing_start.date().isoformat() if p.sensing_start else None,
+            "cloud": p.cloud_cover,
+            "size_mb": round(p.size / 1e6, 1) if p.size else None,
+            "mirrors": ",".join(sorted(p.offers)),
+        }
+        for p in products
+    ]
+
+
+def _print_products(products: list, as_json: bool, title: str, save: Path | None) -> None:
+    payload = [p.to_json() for p in products]
+    if save is not None:
+        save.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(payload))
+    else:
+        emit(_product_rows(products), "table", title=title)
+
+
+@app.command("search")
+@friendly_errors
+def search(
+    ctx: typer.Context,
+    aoi: Annotated[str, typer.Argument(help="GeoJSON/WKT file, CSV of tiles, or tiles like 33UUP,33UVP.")],
+    date_from: Annotated[str, typer.Option("--from", help="First sensing date (YYYY-MM-DD).")],
+    date_to: Annotated[str, typer.Option("--to", help="Last sensing date, included (YYYY-MM-DD).")],
+    level: Annotated[str | None, typer.Option("--level", help="L2A or L1C [default: ingest.level].")] = None,
+    max_cloud: Annotated[float | None, typer.Option("--max-cloud", help="Highest cloud cover in %.")] = None,
+    mirror: MirrorFlag = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Also write the product list (JSON) here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Query every mirror concurrently; one row per product with the mirrors offering it."""
+    from datetime import timedelta
+
+    from ingest.aoi import load_aoi
+    from ingest.catalogues import SearchQuery
+    from ingest.search import search_all
+    from s2lake.logs import console
+
+    settings = app_context(ctx).settings.ingest
+    level = (level or settings.level).upper()
+    if level not in ("L1C", "L2A"):
+        raise ConfigError(f"--level {level} is not L1C or L2A", fix="use --level L2A or --level L1C")
+    area = load_aoi(aoi)
+    start = _date(date_from, "--from")
+    end = _date(date_to, "--to") + timedelta(days=1)
+    if end <= start:
+        raise ConfigError("--to is before --from", fix="swap the dates")
+    query = SearchQuery(
+        start, end, area.geometry_wkt, area.tiles, level, settings.max_cloud if max_cloud is None else max_cloud
+    )
+    result = search_all(_mirrors(ctx, mirror), query)
+    _print_products(result.products, as_json, f"{len(result.products)} products", save)
+    for name, reason in result.failures.items():
+        console.print(f"[yellow]mirror {name} failed:[/] {reason}", highlight=False)
+    if result.failures:
+        raise typer.Exit(ExitCode.FAILED if not result.counts else ExitCode.PARTIAL)
+
+
+@app.command("select")
+@friendly_errors
+def select(
+    products_file: Annotated[Path, typer.Argument(help="Product list from `search --json`.")],
+    per_year: Annotated[
+        bool, typer.Option("--per-year", help="Keep years apart (December counts in the next year's DJF).")
+    ] = False,
+    save: Annotated[Path | None, typer.Option("--save", help="Also write the selection (JSON) here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Lowest cloud cover per MGRS tile and meteorological season (DJF, MAM, JJA, SON)."""
+    from ingest.selection import select_lowest_cloud
+
+    chosen = select_lowest_cloud(_read_products(products_file), per_year=per_year)
+    _print_products(chosen, as_json, f"{len(chosen)} selected", save)
+
+
+@app.command("describe")
+@friendly_errors
+def describe(
+    products_file: Annotated[Path, typer.Argument(help="Product list from `search` or `select`.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Counts, sizes, tiles, products per tile, cloud cover and seasons of a product list."""
+    from ingest.selection import describe as describe_products
+
+    summary = describe_products(_read_products(products_file))
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    rows = [{"measure": k, "value": v} for k, v in summary.items() if k not in ("products_per_tile", "seasons")]
+    rows += [{"measure": f"tile {t}", "value": n} for t, n in summary["products_per_tile"].items()]
+    rows += [
+        {"measure": f"season {s}", "value": f"{v['products']} ({v['share']:.0%})"}
+        for s, v in summary["seasons"].items()
+    ]
+    emit(rows, "table", title="product list")
+
+
+@mirrors_app.command("list")
+@friendly_errors
+def mirrors_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The configured mirrors (credentials are never shown, only where they come from)."""
+    rows = [
+        {
+            "name": m.name,
+            "protocol": m.protocol,
+            "url": m.url,
+            "credentials": (
+                f"env {m.username_env}/{m.password_env}"
+                if m.username_env
+                else f"netrc {m.netrc_host}"
+                if m.netrc_host
+                else "config"
+                if m.username
+                else "none"
+            ),
+            "max_connections": m.max_connections,
+            "rate_limit": m.rate_limit,
+            "enabled": m.enabled,
+        }
+        for m in app_context(ctx).settings.ingest.mirrors
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+    else:
+        emit(rows, "table", title="mirrors")
+
+
+@mirrors_app.command("rank")
+@friendly_errors
+def mirrors_rank(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Measure speed (bounded sample), latency, test-tile availability and total products; score; store."""
+    from dataclasses import asdict
+
+    from ingest.ranking import rank_mirrors
+
+    app_ctx = app_context(ctx)
+    _mirrors(ctx, None)
+    app_ctx.warehouse.ensure_writable()
+    measurements = rank_mirrors(app_ctx.settings.ingest, app_ctx.warehouse)
+    rows = [asdict(m) for m in measurements]
+    if as_json:
+        typer.echo(json.dumps(rows))
+    else:
+        emit(rows, "table", title="mirror ranking (stored in mirror_ranks)")
+
+
+def _get_rows(report: Any) -> list[dict[str, Any]]:
+    rows = [{"product": p, "status": "landed", "reason": ""} for p in report.landed]
+    rows += [{"product": p, "status": "skipped", "reason": "already landed"} for p in report.skipped]
+    rows += [{"product": p, "status": "failed", "reason": r} for p, r in report.failed.items()]
+    return rows
+
+
+@app.command("get")
+@friendly_errors
+def get(
+    ctx: typer.Context,
+    products_file: Annotated[Path, typer.Argument(help="Product list from `search` or `select`.")],
+    mirror: MirrorFlag = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Download, verify, extract and land products (resumes a killed run where it stopped)."""
+    from ingest.ranking import latest_ranks
+    from ingest.scheduler import Scheduler
+    from s2lake.logs import progress
+
+    app_ctx = app_context(ctx)
+    products = _read_products(products_file)
+    app_ctx.warehouse.ensure_writable()
+    mirrors = _mirrors(ctx, mirror)
+    with progress(transfer=True) as bars:
+        scheduler = Scheduler(
+            app_ctx.settings.ingest, app_ctx.warehouse, latest_ranks(app_ctx.warehouse), bars, mirrors
+        )
+        report = scheduler.run(products)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "landed": report.landed,
+                    "skipped": report.skipped,
+                    "failed": report.failed,
+                    "bytes": report.bytes,
+                    "seconds": round(report.seconds, 3),
+                }
+            )
+        )
+    else:
+        emit(_get_rows(report), "table", title=f"{len(report.landed)} landed, {len(report.failed)} failed")
+    if report.failed:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+@app.command("run")
+@friendly_errors
+def run(
+    ctx: typer.Context,
+    job_file: Annotated[Path, typer.Option("--config", "-j", help="Job file (YAML): aoi, dates, selection.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Search → select → get → land, incrementally; exit 0 ok, 1 partial, 2 usage, 3 locked, 4 failed."""
+    from ingest.job import LockedError, load_job, run_job
+    from s2lake.logs import console, progress
+
+    app_ctx = app_context(ctx)
+    job = load_job(job_file)
+    app_ctx.warehouse.ensure_writable()
+    try:
+        with progress(transfer=True) as bars:
+            report = run_job(job, app_ctx.settings.ingest, app_ctx.warehouse, bars)
+    except LockedError as exc:
+        console.print(f"[bold yellow]locked:[/] {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.LOCKED) from None
+    summary = report.as_dict()
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        emit([{"measure": k, "value": v} for k, v in summary.items()], "table", title="ingest run")
+    if report.get.failed or report.mirror_failures:
+        raise typer.Exit(ExitCode.PARTIAL)

@@ -2,6 +2,57 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from s2lake.cli.context import app_context, emit, friendly_errors
+
 app = typer.Typer(help="Join patches with CORINE and NUTS/country tables: patch_landcover, patch_country, overlaps.")
+
+
+@app.command("build")
+@friendly_errors
+def build(
+    ctx: typer.Context,
+    engine: Annotated[
+        str | None, typer.Option(help="sedonadb (embedded) or spark (Sedona on Spark) \\[env S2LAKE_LABELS__ENGINE].")
+    ] = None,
+    country_source: Annotated[
+        str | None, typer.Option(help="auto, nuts or countries \\[env S2LAKE_LABELS__COUNTRY_SOURCE].")
+    ] = None,
+    skip_unknown_epsg: Annotated[
+        bool | None,
+        typer.Option("--skip-unknown-epsg/--fail-unknown-epsg", help="Leave out patches with unknown EPSG codes."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """Write patch_landcover, patch_country and patch_overlaps for every patch (one Delta commit each).
+
+    Needs the `clc` reference table and `nuts` or `countries` (see `s2lake reference --help`).
+    """
+    from pydantic import ValidationError
+
+    from s2lake.config.labels import LabelsSettings
+    from s2lake.errors import ConfigError
+    from sedona_jobs.labels import build_labels
+
+    context = app_context(ctx)
+    flags = {"engine": engine, "country_source": country_source, "skip_unknown_epsg": skip_unknown_epsg}
+    try:
+        settings = LabelsSettings.model_validate(
+            {**context.settings.labels.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid option: {problems}", fix="see `s2lake labels build --help`") from None
+    report = build_labels(
+        context.warehouse,
+        engine=settings.engine,
+        country_source=settings.country_source,
+        skip_unknown_epsg=settings.skip_unknown_epsg,
+    )
+    row = {k: v for k, v in vars(report).items() if k != "countries"}
+    row["patches_per_s"] = round(report.patches_per_second)
+    row["countries"] = ", ".join(f"{k}:{v}" for k, v in sorted(report.countries.items(), key=str))
+    emit([{"field": k, "value": v} for k, v in row.items()] if fmt == "table" else [row], fmt, title="labels")

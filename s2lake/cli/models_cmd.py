@@ -2,6 +2,52 @@
 
 from __future__ import annotations
 
+import time
+from typing import Annotated, Literal
+
 import typer
 
+from s2lake.cli.context import app_context, friendly_errors
+
 app = typer.Typer(help="Build the derived tables with dbt (targets: duckdb embedded, spark cluster).")
+
+
+@app.command("build")
+@friendly_errors
+def build(
+    ctx: typer.Context,
+    target: Annotated[
+        Literal["duckdb", "spark"] | None,
+        typer.Option(help="dbt target \\[models.target; default duckdb]. spark uses models.spark_method."),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", "-s", help="dbt node selection, e.g. `geographic_split+` (repeatable)."),
+    ] = None,
+    split_method: Annotated[
+        Literal["concentric", "train_test", "blocks"] | None,
+        typer.Option(help="Geographic split method \\[models.split_method; default concentric]."),
+    ] = None,
+    min_label_fraction: Annotated[
+        float | None, typer.Option(help="Minimum area fraction of a label \\[models.min_label_fraction; 0].")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print dbt's errors.")] = False,
+) -> None:
+    """Run `dbt build` (seeds, models, data tests) over the warehouse; marts land as Delta tables.
+
+    Example: s2lake models build --target duckdb --select patch_labels+
+    """
+    from s2lake.marts.runner import MARTS
+    from s2lake.marts.runner import build as run_build
+
+    app_ctx = app_context(ctx)
+    overrides = {"split_method": split_method, "min_label_fraction": min_label_fraction}
+    settings = app_ctx.settings.models.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    start = time.perf_counter()
+    result = run_build(settings, app_ctx.warehouse, target=target, select=select, quiet=quiet)
+    typer.echo(
+        f"dbt build on {result.target}: {result.count('model')} models, {result.count('seed')} seeds, "
+        f"{result.count('test')} tests passed in {time.perf_counter() - start:.1f} s; "
+        f"marts under {app_ctx.warehouse.path('tables')}: {', '.join(MARTS)}",
+        err=True,
+    )

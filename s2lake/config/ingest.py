@@ -1,9 +1,106 @@
-"""Settings of ingestion (``s2lake ingest``): mirrors are data, declared here, not in code."""
+"""Settings of ingestion (``s2lake ingest``): mirrors are data, declared here, not in code.
+
+A mirror names its protocol (one catalogue backend per protocol), where it lives, how to find its
+credentials (environment variable names, a netrc host, or values in the file) and how hard it may be
+used (connections, requests per second). Adding a DHuS mirror is a config change, never a code change.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+Protocol = Literal["dhus", "cdse_odata", "stac"]
+
+
+class MirrorSettings(BaseModel):
+    """One catalogue/download endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Short unique name used in tables, logs and --mirror flags.")
+    protocol: Protocol = Field(description="dhus (sentinelsat), cdse_odata or stac.")
+    url: str = Field(description="Service root: DHuS api URL, CDSE OData root (…/odata/v1) or STAC API root.")
+    download_url: str | None = Field(
+        None,
+        description=(
+            "cdse_odata: download service root, e.g. https://zipper.dataspace.copernicus.eu/odata/v1; "
+            "defaults to `url` (the catalogue redirects $value requests to the download host)."
+        ),
+    )
+    token_url: str | None = Field(
+        None, description="Keycloak token endpoint (cdse_odata, or a STAC mirror whose assets need a bearer token)."
+    )
+    client_id: str = Field("cdse-public", description="Keycloak client id.")
+    collection: str | None = Field(
+        None, description="stac: collection id (e.g. sentinel-2-l2a); cdse_odata: collection name (SENTINEL-2)."
+    )
+    username_env: str | None = Field(None, description="Name of the environment variable holding the user name.")
+    password_env: str | None = Field(None, description="Name of the environment variable holding the password.")
+    netrc_host: str | None = Field(None, description="Host whose ~/.netrc entry holds the credentials.")
+    username: str | None = Field(None, description="User name in the file (prefer username_env or netrc).")
+    password: SecretStr | None = Field(None, description="Password in the file (prefer password_env or netrc).")
+    max_connections: int = Field(2, ge=1, description="Concurrent downloads allowed on this mirror.")
+    rate_limit: float | None = Field(None, gt=0, description="Requests per second to this mirror (None: no limit).")
+    page_size: int = Field(1000, ge=1, le=1000, description="cdse_odata $top / dhus rows / stac limit per page.")
+    max_skip: int = Field(10_000, ge=0, description="cdse_odata: largest $skip the service accepts.")
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "-_." for c in value):
+            raise ValueError("must be non-empty and use only letters, digits, '-', '_' or '.'")
+        return value
+
+
+class SchedulerSettings(BaseModel):
+    """How `s2lake ingest get` schedules transfers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_connections: int = Field(8, ge=1, description="Concurrent downloads over all mirrors.")
+    max_attempts: int = Field(6, ge=1, description="Failed transfers of one product before it is marked failed.")
+    bench_after: int = Field(3, ge=1, description="Consecutive failures that bench a mirror.")
+    bench_seconds: float = Field(300.0, ge=0, description="How long a benched mirror rests.")
+    timeout_seconds: float = Field(60.0, gt=0, description="Connect/read timeout of one HTTP request.")
+    chunk_bytes: int = Field(1 << 20, ge=1024, description="Read size while streaming.")
+    lta_poll_seconds: float = Field(60.0, ge=0, description="Wait between polls of an offline (LTA) product.")
+    lta_timeout_seconds: float = Field(6 * 3600.0, ge=0, description="Give up on an offline product after this.")
+    max_retry_after_seconds: float = Field(600.0, ge=0, description="Cap on a server's Retry-After.")
+    extract: bool = Field(True, description="Unzip products into landing/ (else keep the verified zip).")
+
+
+class RankWeights(BaseModel):
+    """Weights of `s2lake ingest mirrors rank`: speed, latency, test-tile availability, total products."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speed: float = 1.5
+    latency: float = 1.0
+    availability: float = 1.0
+    total: float = 0.5
 
 
 class IngestSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    mirrors: list[MirrorSettings] = Field(default_factory=list, description="Catalogues, tried concurrently.")
+    level: Literal["L1C", "L2A"] = "L2A"
+    max_cloud: float = Field(100.0, ge=0, le=100)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    rank_weights: RankWeights = Field(default_factory=RankWeights)
+    rank_sample_bytes: int = Field(4 << 20, ge=1024, description="Bytes downloaded per mirror to measure speed.")
+    rank_test_tiles: list[str] = Field(default_factory=list, description="MGRS tiles used to measure availability.")
+    rank_since: date = Field(date(2015, 6, 23), description="Availability counts products sensed since this date.")
+
+    @field_validator("mirrors")
+    @classmethod
+    def _unique(cls, value: list[MirrorSettings]) -> list[MirrorSettings]:
+        names = [m.name for m in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"mirror names must be unique, repeated: {', '.join(dupes)}")
+        return value

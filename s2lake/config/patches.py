@@ -16,6 +16,10 @@ class PatchesSettings(BaseModel):
         description="band: split one product's bands over the workers (fast for few products); "
         "product: one worker per product (fast for many products). Results are identical.",
     )
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Worker processes decoding JPEG 2000 (default: all cores). Band mode uses at most 13.",
+    )
     drop_nodata: bool = Field(False, description="Drop patches that contain any NO_DATA pixel.")
     strip_rows: int = Field(10, ge=1, description="Patch rows decoded per read; bounds memory (~15 MB per row).")

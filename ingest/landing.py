@@ -1,0 +1,112 @@
+"""Landing verified products under the warehouse's ``landing/`` and in the ``products`` Delta table.
+
+Files go through fsspec, so the landing zone can be local, HDFS or S3; on a local warehouse the SAFE
+folder is moved into place with one rename, so a half-copied product never looks landed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+from shapely import wkt as shapely_wkt
+
+from ingest.products import Product, parse_name
+from ingest.state import ProductState
+from s2lake.errors import S2LakeError
+from s2lake.tables.schemas import PRODUCTS
+from s2lake.tables.store import TableStore
+from s2lake.warehouse import Warehouse
+
+
+def land_tree(warehouse: Warehouse, staged: Path, name: str) -> str:
+    """Move a staged file or folder to ``landing/<name>``; return its URI."""
+    target = warehouse.path("landing", name)
+    if warehouse.is_local:
+        dest = Path(target)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.is_dir():
+            shutil.rmtree(dest)  # a product landed again replaces the old copy
+        elif dest.exists():
+            dest.unlink()
+        staged.replace(dest)
+        return target
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(target)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+    fs.put(str(staged), path, recursive=staged.is_dir())
+    if staged.is_dir():
+        shutil.rmtree(staged)
+    else:
+        staged.unlink()
+    return target
+
+
+def _epsg(tile: str | None) -> int | None:
+    """EPSG code of the tile's UTM zone, from the ESA tiling grid (None for unknown tiles)."""
+    if not tile:
+        return None
+    from s2lake.grid import tile_info
+
+    try:
+        return tile_info(tile).epsg
+    except (KeyError, ValueError, S2LakeError):
+        return None
+
+
+def product_rows(states: list[ProductState]) -> pa.Table:
+    """Rows of the ``products`` table for products that landed or failed."""
+    now = datetime.now(UTC)
+    rows = []
+    for state in states:
+        product: Product = state.product
+        parts = parse_name(product.product_id)
+        offer = product.offers.get(state.mirror or "") or next(iter(product.offers.values()), None)
+        footprint = shapely_wkt.loads(product.footprint_wkt).wkb if product.footprint_wkt else None
+        rows.append(
+            {
+                "product_id": product.product_id,
+                "product_name": product.name,
+                "mission": product.mission,
+                "processing_level": product.level,
+                "tile": product.tile,
+                "epsg": _epsg(product.tile),
+                "sensing_start": product.sensing_start,
+                "processing_baseline": parts.baseline if parts else None,
+                "relative_orbit": parts.orbit if parts else None,
+                "cloud_cover": product.cloud_cover,
+                "size_bytes": (offer.size if offer and offer.size else product.size),
+                "checksum": offer.checksum if offer else None,
+                "checksum_algorithm": offer.checksum_algorithm if offer else None,
+                "footprint": footprint,
+                "mirrors": sorted(product.offers),
+                "storage_path": state.storage_path,
+                "status": state.status,
+                "status_reason": state.reason or "",
+                "patch_count": None,
+                "ingestion_time": now,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=PRODUCTS.schema)
+
+
+def upsert_products(warehouse: Warehouse, states: list[ProductState]) -> int:
+    """Upsert landed/failed products into the ``products`` table in one commit; return the row count."""
+    if not states:
+        return 0
+    TableStore(warehouse).upsert(PRODUCTS, product_rows(states))
+    return len(states)
+
+
+def known_products(warehouse: Warehouse) -> set[str]:
+    """Products already landed (or patched) in the warehouse: a scheduled run skips them."""
+    store = TableStore(warehouse)
+    if store.open(PRODUCTS.name) is None:
+        return set()
+    table = store.read(PRODUCTS.name, columns=["product_id", "status"])
+    rows = zip(table["product_id"].to_pylist(), table["status"].to_pylist(), strict=True)
+    return {pid for pid, status in rows if status != "failed"}

@@ -1,0 +1,427 @@
+"""The download scheduler behind ``s2lake ingest get``.
+
+Each product moves queued → downloading → verifying → extracting → landed, or failed(reason); every
+transition is committed to the state store first, so a killed run resumes where it stopped.
+
+Choices, and why:
+
+* Most widely available products go first: they have the most mirrors to choose from, so taking
+  them early keeps every mirror busy while rare products still have their only mirror free later.
+* A product goes to the best-ranked mirror that has a free connection, preferring mirrors it has not
+  failed on yet; global and per-mirror connection limits are never exceeded.
+* A mirror failing ``bench_after`` times in a row rests for ``bench_seconds``; 429 pauses only that
+  mirror for the Retry-After; an offline (LTA) product waits ``lta_poll_seconds`` and is asked again.
+* A corrupt archive is deleted and the product re-queued (on another mirror if there is one).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import requests
+
+from ingest.catalogues import Catalogue, open_catalogue
+from ingest.extract import UnsafeArchive, extract_archive
+from ingest.landing import known_products, land_tree, upsert_products
+from ingest.products import Offer, Product
+from ingest.state import DOWNLOADING, EXTRACTING, FAILED, LANDED, QUEUED, VERIFYING, StateStore
+from ingest.transfer import Gone, Offline, Throttled, TransferError, fetch
+from ingest.verify import CorruptArchive, verify_archive
+from s2lake.config.ingest import IngestSettings, MirrorSettings
+from s2lake.errors import S2LakeError
+from s2lake.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+#: Longest idle wait of a worker; it is woken earlier whenever a slot frees up.
+IDLE_WAIT_SECONDS = 0.5
+#: 429 answers to one product that count as one failed attempt.
+THROTTLES_PER_ATTEMPT = 10
+#: Archives extracted at once (processes), while downloads go on.
+LANDING_WORKERS = 2
+
+
+@dataclass
+class MirrorState:
+    settings: MirrorSettings
+    catalogue: Catalogue
+    score: float
+    session: requests.Session
+    active: int = 0
+    consecutive_failures: int = 0
+    benched_until: float = 0.0
+    paused_until: float = 0.0  # Retry-After of a 429
+
+    def usable(self, now: float) -> bool:
+        return self.benched_until <= now and self.paused_until <= now and self.active < self.settings.max_connections
+
+
+@dataclass
+class Lease:
+    """One connection slot on a mirror, held from the start of a transfer to its end."""
+
+    mirror: MirrorState
+    released: bool = False
+
+
+@dataclass
+class Job:
+    product: Product
+    attempts: int = 0
+    not_before: float = 0.0
+    first_offline: float | None = None
+    failures: dict[str, int] = field(default_factory=dict)  # mirror -> failures of this product there
+    excluded: set[str] = field(default_factory=set)  # mirrors that cannot serve this product
+    last_reason: str | None = None
+    throttled: int = 0
+
+
+@dataclass
+class GetReport:
+    landed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
+    seconds: float = 0.0  # the whole run, landing in the products table included
+    transfer_seconds: float = 0.0  # from the first transfer's start to the last one's end
+
+
+class Scheduler:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        warehouse: Warehouse,
+        ranks: dict[str, float] | None = None,
+        progress: object | None = None,
+        mirrors: list[MirrorSettings] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.scheduler
+        self.warehouse = warehouse
+        self.state = StateStore(state_dir(warehouse) / "ingest.sqlite")
+        self.parts = state_dir(warehouse) / "downloads"
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self.staging = state_dir(warehouse) / "staging"
+        configured = mirrors if mirrors is not None else settings.mirrors
+        ranks = ranks or {}
+        self.mirrors: dict[str, MirrorState] = {}
+        for position, mirror in enumerate(m for m in configured if m.enabled):
+            # Unranked mirrors keep their configured order, below every ranked one.
+            score = ranks.get(mirror.name, -1.0 - position * 1e-3)
+            self.mirrors[mirror.name] = MirrorState(mirror, open_catalogue(mirror), score, requests.Session())
+        self.progress = progress
+        self._cond = threading.Condition()
+        self._queue: list[Job] = []
+        self._in_flight = 0  # attempts under way (downloading, verifying or extracting)
+        self._downloads = 0  # open connections over all mirrors
+        self._report = GetReport()
+        self._overall: int | None = None
+        self._first_transfer = 0.0
+        self._last_transfer = 0.0
+
+    # -- public -----------------------------------------------------------------------------------
+    def run(self, products: list[Product]) -> GetReport:
+        started = time.monotonic()
+        queued = self.state.enqueue(products)
+        queued_ids = {p.product_id for p in queued}
+        self._report.skipped = [p.product_id for p in products if p.product_id not in queued_ids]
+        self._queue = [Job(p) for p in queued]
+        # Most widely available first; then by name for a stable order.
+        self._queue.sort(key=lambda j: (-len(j.product.offers), j.product.product_id))
+        if self.progress is not None:
+            self._overall = self.progress.add_task("products", total=len(self._queue))
+        extractor = (
+            ProcessPoolExecutor(max_workers=LANDING_WORKERS, mp_context=get_context("spawn"))
+            if self.cfg.extract
+            else None
+        )
+        if extractor is not None:
+            extractor.submit(int)  # start the worker processes now, while the first transfers run
+        self._landers = ThreadPoolExecutor(max_workers=LANDING_WORKERS, thread_name_prefix="landing")
+        try:
+            workers = [
+                threading.Thread(target=self._worker, args=(extractor,), name=f"ingest-{i}", daemon=True)
+                # One more than the connections: a worker verifying an archive holds no connection.
+                for i in range(min(self.cfg.max_connections + 1, max(1, len(self._queue))))
+            ]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+        finally:
+            self._landers.shutdown(wait=True)
+            if extractor is not None:
+                extractor.shutdown(wait=True)
+            for mirror in self.mirrors.values():
+                mirror.session.close()
+        # Rows for what this run did, plus products a killed run landed but never wrote to the table;
+        # products already in the table are left alone (a later stage may have marked them patched).
+        missing = set(self._report.skipped) - known_products(self.warehouse)
+        ids = queued_ids | missing
+        done = [s for s in self.state.all() if s.product.product_id in ids and s.status in (LANDED, FAILED)]
+        upsert_products(self.warehouse, done)
+        self.state.close()
+        self._report.seconds = time.monotonic() - started
+        if self._first_transfer and self._last_transfer:
+            self._report.transfer_seconds = self._last_transfer - self._first_transfer
+        return self._report
+
+    # -- picking work -------------------------------------------------------------------------------
+    def _candidates(self, job: Job) -> list[MirrorState]:
+        found = []
+        for name, offer in job.product.offers.items():
+            mirror = self.mirrors.get(name)
+            if mirror is None or name in job.excluded or not offer.url:
+                continue
+            found.append(mirror)
+        return found
+
+    def _take(self) -> tuple[Job, MirrorState] | None:
+        """Next (product, mirror) pair, waiting while everything is busy; None when all work is done."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for job in list(self._queue) if self._downloads < self.cfg.max_connections else []:
+                    candidates = self._candidates(job)
+                    if not candidates:
+                        self._queue.remove(job)
+                        self._fail(job, self._no_mirror_reason(job))
+                        continue
+                    if job.not_before > now:
+                        continue
+                    free = [m for m in candidates if m.usable(now)]
+                    if not free:
+                        continue
+                    best = min(free, key=lambda m: (job.failures.get(m.settings.name, 0), -m.score))
+                    self._queue.remove(job)
+                    best.active += 1
+                    self._downloads += 1
+                    self._in_flight += 1
+                    return job, best
+                if not self._queue and self._in_flight == 0:
+                    self._cond.notify_all()
+                    return None
+                self._cond.wait(self._next_wakeup(now))
+
+    def _next_wakeup(self, now: float) -> float:
+        times = [j.not_before for j in self._queue if j.not_before > now]
+        times += [m.benched_until for m in self.mirrors.values() if m.benched_until > now]
+        times += [m.paused_until for m in self.mirrors.values() if m.paused_until > now]
+        return max(0.01, min([IDLE_WAIT_SECONDS, *(t - now for t in times)]))
+
+    def _no_mirror_reason(self, job: Job) -> str:
+        if job.excluded:
+            return f"no usable mirror left; last: {job.last_reason}"
+        return "no configured mirror offers a download for it"
+
+    # -- doing work ---------------------------------------------------------------------------------
+    def _worker(self, extractor: ProcessPoolExecutor | None) -> None:
+        while (task := self._take()) is not None:
+            job, mirror = task
+            lease = Lease(mirror)
+            handed_off = False
+            try:
+                handed_off = self._attempt(job, lease, extractor)
+            except Exception as exc:  # a bug in one attempt must not stop the other workers
+                log.exception("unexpected error for %s", job.product.product_id)
+                self._retry(job, mirror, f"{type(exc).__name__}: {exc}", mirror_fault=False)
+            finally:
+                self._release(lease)
+                if not handed_off:
+                    with self._cond:
+                        self._in_flight -= 1
+                        self._cond.notify_all()
+
+    def _release(self, lease: Lease) -> None:
+        """Give the connection back (once) as soon as the transfer ends, before verify and extract."""
+        with self._cond:
+            if not lease.released:
+                lease.released = True
+                lease.mirror.active -= 1
+                self._downloads -= 1
+                self._cond.notify_all()
+
+    def _attempt(self, job: Job, lease: Lease, extractor: ProcessPoolExecutor | None) -> bool:
+        """Download and verify; True when the archive was handed to a landing thread."""
+        mirror = lease.mirror
+        pid = job.product.product_id
+        name = mirror.settings.name
+        self.state.transition(pid, DOWNLOADING, mirror=name)
+        part = self.parts / f"{pid}.{name}.zip.part"
+        task = None
+        try:
+            mirror.catalogue.limiter.wait()
+            offer: Offer = mirror.catalogue.prepare(job.product.offers[name])
+            job.product.offers[name] = offer
+            if job.first_offline is not None and not mirror.catalogue.is_online(offer):
+                raise Offline("still in the long-term archive")
+            if self.progress is not None:
+                task = self.progress.add_task(f"{pid[:44]} @ {name}", total=offer.size or None)
+            with self._cond:
+                self._first_transfer = self._first_transfer or time.monotonic()
+            size = fetch(
+                mirror.session,
+                offer.url,
+                part,
+                mirror.catalogue.auth,
+                timeout=self.cfg.timeout_seconds,
+                chunk_bytes=self.cfg.chunk_bytes,
+                expected_size=offer.size,
+                on_bytes=self._bytes_callback(task),
+            )
+            self._release(lease)
+            with self._cond:
+                self._last_transfer = time.monotonic()
+            self.state.transition(pid, VERIFYING, mirror=name)
+            try:
+                verify_archive(part, offer.size, offer.checksum, offer.checksum_algorithm)
+            except CorruptArchive:
+                part.unlink(missing_ok=True)  # never resume from corrupt bytes
+                raise
+            self.state.transition(pid, EXTRACTING, mirror=name)
+            self._landers.submit(self._finish, job, mirror, part, size, extractor)
+            return True
+        except Throttled as exc:
+            with self._cond:
+                mirror.paused_until = time.monotonic() + min(exc.retry_after, self.cfg.max_retry_after_seconds)
+            job.throttled += 1
+            if job.throttled % THROTTLES_PER_ATTEMPT == 0:  # a mirror that only ever says "later" is failing
+                self._retry(job, mirror, f"{name}: throttled {job.throttled} times", mirror_fault=True)
+            else:
+                self._requeue(job, f"{name}: {exc.reason}, retry after {exc.retry_after:.0f}s")
+            return False
+        except Offline as exc:
+            now = time.monotonic()
+            job.first_offline = job.first_offline or now
+            if now - job.first_offline > self.cfg.lta_timeout_seconds:
+                self._fail(job, f"{name}: still offline after {self.cfg.lta_timeout_seconds:.0f}s")
+                return False
+            job.not_before = now + self.cfg.lta_poll_seconds
+            self._requeue(job, f"{name}: {exc.reason}")
+            return False
+        except Gone as exc:
+            job.excluded.add(name)
+            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=False)
+            return False
+        except (TransferError, CorruptArchive) as exc:
+            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=True)
+            return False
+        except S2LakeError as exc:  # e.g. the token endpoint refused the credentials
+            job.excluded.add(name)
+            self._retry(job, mirror, f"{name}: {exc.message}", mirror_fault=True)
+            return False
+        finally:
+            if task is not None:
+                self.progress.remove_task(task)
+
+    def _finish(
+        self, job: Job, mirror: MirrorState, part: Path, size: int, extractor: ProcessPoolExecutor | None
+    ) -> None:
+        """Extract and land a verified archive (on a landing thread, so downloads go on meanwhile)."""
+        pid = job.product.product_id
+        name = mirror.settings.name
+        try:
+            storage = self._land(pid, part, extractor)
+        except UnsafeArchive as exc:
+            job.excluded.add(name)
+            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=False)
+            return
+        except Exception as exc:  # a failed extraction or copy: try again (from another mirror if any)
+            log.exception("landing %s failed", pid)
+            self._retry(job, mirror, f"landing failed: {type(exc).__name__}: {exc}", mirror_fault=False)
+            return
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+        self.state.transition(pid, LANDED, mirror=name, storage_path=storage)
+        for leftover in self.parts.glob(f"{pid}.*.part"):
+            leftover.unlink(missing_ok=True)
+        with self._cond:
+            mirror.consecutive_failures = 0
+            self._report.landed.append(pid)
+            self._report.bytes += size
+        self._advance()
+
+    def _land(self, pid: str, part: Path, extractor: ProcessPoolExecutor | None) -> str:
+        if extractor is None:
+            staged = self.parts / f"{pid}.zip"
+            part.replace(staged)
+            return land_tree(self.warehouse, staged, f"{pid}.zip")
+        target = self.staging / pid
+        if target.exists():
+            shutil.rmtree(target)  # leftovers of a killed extraction
+        try:
+            tops = extractor.submit(extract_archive, str(part), str(target)).result()
+        except UnsafeArchive:
+            part.unlink(missing_ok=True)
+            raise
+        safe = f"{pid}.SAFE"
+        staged = target / safe if tops == [safe] else target
+        uri = land_tree(self.warehouse, staged, safe)
+        if target.exists() and not any(target.iterdir()):
+            target.rmdir()
+        part.unlink(missing_ok=True)
+        return uri
+
+    def _bytes_callback(self, task: int | None) -> Callable[[int], None] | None:
+        if task is None:
+            return None
+        return lambda n: self.progress.advance(task, n)
+
+    # -- outcomes -----------------------------------------------------------------------------------
+    def _advance(self) -> None:
+        if self.progress is not None and self._overall is not None:
+            self.progress.advance(self._overall, 1)
+
+    def _requeue(self, job: Job, detail: str) -> None:
+        self.state.transition(job.product.product_id, QUEUED, reason=detail)
+        with self._cond:
+            self._queue.append(job)
+            self._queue.sort(key=lambda j: (-len(j.product.offers), j.product.product_id))
+            self._cond.notify_all()
+
+    def _retry(self, job: Job, mirror: MirrorState, reason: str, *, mirror_fault: bool) -> None:
+        name = mirror.settings.name
+        log.info("%s failed on %s: %s", job.product.product_id, name, reason)
+        job.attempts += 1
+        job.failures[name] = job.failures.get(name, 0) + 1
+        job.last_reason = reason
+        if mirror_fault:
+            with self._cond:
+                mirror.consecutive_failures += 1
+                if mirror.consecutive_failures >= self.cfg.bench_after:
+                    mirror.benched_until = time.monotonic() + self.cfg.bench_seconds
+                    mirror.consecutive_failures = 0
+                    log.warning("mirror %s benched for %.0f s after repeated failures", name, self.cfg.bench_seconds)
+        if job.attempts >= self.cfg.max_attempts:
+            self._fail(job, f"gave up after {job.attempts} attempts; last: {reason}", attempt=True)
+            return
+        self.state.transition(job.product.product_id, QUEUED, reason=reason, attempt=True)
+        with self._cond:
+            self._queue.append(job)
+            self._queue.sort(key=lambda j: (-len(j.product.offers), j.product.product_id))
+            self._cond.notify_all()
+
+    def _fail(self, job: Job, reason: str, attempt: bool = False) -> None:
+        self.state.transition(job.product.product_id, FAILED, reason=reason, attempt=attempt)
+        self._report.failed[job.product.product_id] = reason
+        self._advance()
+
+
+def state_dir(warehouse: Warehouse) -> Path:
+    """Local folder of the scheduler's state (SQLite needs a local file system)."""
+    if warehouse.is_local:
+        return Path(warehouse.state_uri)
+    import hashlib
+
+    digest = hashlib.sha256(warehouse.root.encode()).hexdigest()[:16]
+    return Path.home() / ".cache" / "s2lake" / "state" / digest

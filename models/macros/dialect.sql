@@ -1,0 +1,56 @@
+{#
+  The few places where DuckDB and Spark SQL differ. Models call these macros; each has a DuckDB
+  (default__) and a Spark (spark__) version, chosen by adapter.dispatch.
+#}
+
+{# Sorted list of the distinct non-NULL values of `expr` in a group. #}
+{% macro s2lake_sorted_set(expr) %}
+  {{ return(adapter.dispatch('s2lake_sorted_set', 's2lake')(expr)) }}
+{% endmacro %}
+{% macro default__s2lake_sorted_set(expr) -%}
+  coalesce(list_sort(list(distinct {{ expr }}) filter (where {{ expr }} is not null)), [])
+{%- endmacro %}
+{% macro spark__s2lake_sorted_set(expr) -%}
+  array_sort(collect_set({{ expr }}))
+{%- endmacro %}
+
+{# One output row per element of the list column `expr` (a select-list expression). #}
+{% macro s2lake_explode(expr) %}
+  {{ return(adapter.dispatch('s2lake_explode', 's2lake')(expr)) }}
+{% endmacro %}
+{% macro default__s2lake_explode(expr) -%}
+  unnest({{ expr }})
+{%- endmacro %}
+{% macro spark__s2lake_explode(expr) -%}
+  explode({{ expr }})
+{%- endmacro %}
+
+{# Elements of a list joined by `sep` into one string. #}
+{% macro s2lake_join_list(expr, sep) %}
+  {{ return(adapter.dispatch('s2lake_join_list', 's2lake')(expr, sep)) }}
+{% endmacro %}
+{% macro default__s2lake_join_list(expr, sep) -%}
+  array_to_string({{ expr }}, '{{ sep }}')
+{%- endmacro %}
+{% macro spark__s2lake_join_list(expr, sep) -%}
+  array_join({{ expr }}, '{{ sep }}')
+{%- endmacro %}
+
+{# Number of elements of a list. #}
+{% macro s2lake_list_size(expr) %}
+  {{ return(adapter.dispatch('s2lake_list_size', 's2lake')(expr)) }}
+{% endmacro %}
+{% macro default__s2lake_list_size(expr) -%}
+  len({{ expr }})
+{%- endmacro %}
+{% macro spark__s2lake_list_size(expr) -%}
+  size({{ expr }})
+{%- endmacro %}
+
+{#
+  An exact integer type wide enough for sums of squares over millions of patches
+  (14,400 px x 65,535^2 x 10^6 patches overflows int64): DECIMAL(38,0) on both engines.
+#}
+{% macro s2lake_exact_int() -%}
+  decimal(38, 0)
+{%- endmacro %}

@@ -1,0 +1,8 @@
+select
+    patch_id,
+    tile,
+    clc_code,
+    ben19_label,
+    fraction,
+    no_clc_coverage
+from {{ source('s2lake', 'patch_landcover') }}

@@ -1,0 +1,6 @@
+select
+    patch_id_a,
+    patch_id_b,
+    tile_a,
+    tile_b
+from {{ source('s2lake', 'patch_overlaps') }}

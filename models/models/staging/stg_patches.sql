@@ -1,0 +1,10 @@
+-- Patch attributes the marts need; pixel arrays are never read (band_stats has exact sums).
+select
+    patch_id,
+    product_id,
+    tile,
+    {{ adapter.quote('row') }} as patch_row,
+    {{ adapter.quote('col') }} as patch_col,
+    sensing_time,
+    has_nodata
+from {{ source('s2lake', 'patches') }}

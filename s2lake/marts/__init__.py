@@ -1,0 +1,1 @@
+"""The dbt project in ``models/``, run from Python: profile values, vars, the DuckDB→Delta plugin."""

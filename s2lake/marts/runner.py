@@ -1,0 +1,247 @@
+"""Run ``dbt build`` on the project in ``models/`` with values from the s2lake configuration.
+
+dbt is driven in-process through ``dbtRunner`` (no shell-out, the result objects say which node
+failed and why). The profile (``models/profiles.yml``) reads ``S2LAKE_DBT_*`` variables that are set
+here for the duration of the run; dbt's own files (``target/``, logs, the DuckDB database, the
+external Parquet files, Spark's metastore) go to ``<warehouse>/_state/dbt/<target>`` so several
+warehouses, and several people, never share them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s2lake.config.models import ModelsSettings
+from s2lake.errors import ModelsError
+from s2lake.warehouse import Warehouse
+
+log = logging.getLogger("s2lake.models")
+
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "models"
+MARTS = (
+    "patch_labels",
+    "season_stats",
+    "label_stats",
+    "overlap_counts",
+    "patch_validation",
+    "patch_validation_summary",
+    "band_stats",
+    "geographic_split",
+)
+
+
+@dataclass
+class NodeResult:
+    node: str
+    kind: str
+    status: str
+    message: str | None
+    seconds: float
+
+
+@dataclass
+class BuildResult:
+    target: str
+    state_dir: Path
+    nodes: list[NodeResult] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for n in self.nodes if n.kind == kind)
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in {"error", "fail", "runtime error"}]
+
+
+def dbt_vars(settings: ModelsSettings, warehouse: Warehouse) -> dict[str, Any]:
+    """The project vars (models/dbt_project.yml) from the configuration."""
+    return {
+        "source_root": settings.source_root or warehouse.path("tables"),
+        "source_format": settings.source_format,
+        "min_label_fraction": settings.min_label_fraction,
+        "unlabelled_threshold": settings.unlabelled_threshold,
+        "split_method": settings.split_method,
+        "split_train_share": settings.split_train_share,
+        "split_validation_share": settings.split_validation_share,
+        "split_block_patches": settings.split_block_patches,
+        "split_share_tolerance": settings.split_share_tolerance,
+    }
+
+
+def state_dir(warehouse: Warehouse, target: str) -> Path:
+    """dbt's local files: inside a local warehouse, else in a per-warehouse temporary folder (dbt and
+    the Spark driver need a local disk even when the tables live on HDFS or S3)."""
+    if warehouse.is_local:
+        return Path(warehouse.root) / "_state" / "dbt" / target
+    safe = "".join(c if c.isalnum() else "_" for c in warehouse.root)
+    return Path(tempfile.gettempdir()) / "s2lake-dbt" / safe / target
+
+
+def profile_env(settings: ModelsSettings, warehouse: Warehouse, target: str) -> dict[str, str]:
+    """The S2LAKE_DBT_* variables models/profiles.yml reads."""
+    state = state_dir(warehouse, target)
+    return {
+        "S2LAKE_DBT_WAREHOUSE": warehouse.root,
+        "S2LAKE_DBT_STATE": str(state),
+        "S2LAKE_DBT_DUCKDB_PATH": str(state / "s2lake.duckdb"),
+        "S2LAKE_DBT_EXTERNAL_ROOT": str(state / "marts"),
+        "S2LAKE_DBT_DUCKDB_MEMORY": settings.duckdb_memory_limit,
+        "S2LAKE_DBT_SPARK_FILE_FORMAT": settings.spark_file_format,
+        "S2LAKE_DBT_SPARK_HOST": settings.spark_host,
+        "S2LAKE_DBT_SPARK_PORT": str(settings.spark_port),
+        # dbt must not phone home: s2lake runs offline.
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def build(
+    settings: ModelsSettings,
+    warehouse: Warehouse,
+    *,
+    target: str | None = None,
+    select: list[str] | None = None,
+    quiet: bool = False,
+) -> BuildResult:
+    """``dbt build`` (seeds, models, tests) on ``target``; raises :class:`ModelsError` on any failure."""
+    target = target or settings.target
+    if target not in {"duckdb", "spark"}:
+        raise ModelsError(f"unknown dbt target {target!r}", fix="use --target duckdb or --target spark")
+    if target == "duckdb" and not warehouse.is_local:
+        raise ModelsError(
+            f"the duckdb target needs a local warehouse, not {warehouse.root}",
+            fix="use --target spark for object-store or HDFS warehouses",
+        )
+    if not (PROJECT_DIR / "dbt_project.yml").is_file():
+        raise ModelsError(
+            f"the dbt project is missing at {PROJECT_DIR}",
+            fix="run s2lake from a source checkout (the models/ folder sits next to the s2lake package)",
+        )
+    _require_sources(settings, warehouse, target)
+    extra_env = _spark_session_env(settings) if target == "spark" and settings.spark_method == "session" else {}
+    warehouse.ensure_writable()
+    state = state_dir(warehouse, target)
+    (state / "marts").mkdir(parents=True, exist_ok=True)
+    profile_target = "spark_thrift" if target == "spark" and settings.spark_method == "thrift" else target
+    args = [
+        "build",
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target",
+        profile_target,
+        "--target-path",
+        str(state / "target"),
+        "--log-path",
+        str(state / "logs"),
+        "--vars",
+        json.dumps(dbt_vars(settings, warehouse)),
+    ]
+    if select:
+        args += ["--select", *select]
+    if quiet:
+        args.append("--quiet")
+    from dbt.cli.main import dbtRunner
+
+    log.info("dbt build --target %s (project %s)", profile_target, PROJECT_DIR)
+    with _environment(profile_env(settings, warehouse, target) | extra_env):
+        outcome = dbtRunner().invoke(args)
+    result = BuildResult(target=target, state_dir=state)
+    if outcome.exception is not None:
+        raise ModelsError(
+            f"dbt could not run: {outcome.exception}",
+            where=str(PROJECT_DIR),
+            fix=f"see dbt's log in {state / 'logs' / 'dbt.log'}; check the profile values (`s2lake config show`)",
+        )
+    for item in getattr(outcome.result, "results", None) or []:
+        result.nodes.append(
+            NodeResult(
+                node=item.node.unique_id,
+                kind=item.node.resource_type,
+                status=str(item.status),
+                message=item.message,
+                seconds=float(item.execution_time or 0.0),
+            )
+        )
+    if not outcome.success or result.failed:
+        details = "; ".join(f"{n.node}: {n.status} ({_one_line(n.message)})" for n in result.failed) or "see log"
+        raise ModelsError(
+            f"dbt build on target {target} failed: {details}",
+            where=str(state / "logs" / "dbt.log"),
+            fix="a failing test names the rows it found: query them with `s2lake sql`, fix the input tables "
+            "or the settings (models.*), then rerun `s2lake models build`",
+        )
+    return result
+
+
+def _one_line(message: str | None, limit: int = 300) -> str:
+    text = " ".join((message or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _spark_session_env(settings: ModelsSettings) -> dict[str, str]:
+    """Delta on the local SparkSession needs Delta's jars; pyspark takes them from PYSPARK_SUBMIT_ARGS.
+
+    The jars come from the folder named by S2LAKE_SPARK_JARS (as for every s2lake Spark session), since
+    there is no Maven access; without them only Parquet sources and marts work.
+    """
+    if settings.spark_file_format != "delta" and settings.source_format != "delta":
+        return {}
+    from s2lake.spark import JARS_ENV, local_jars
+
+    folder = os.environ.get(JARS_ENV)
+    if not folder:
+        raise ModelsError(
+            "the spark target reads and writes Delta tables, and the local Spark session has no Delta jars",
+            where=f"{JARS_ENV} (unset)",
+            fix=f"set {JARS_ENV} to a folder holding the Delta and Sedona jars, use models.spark_method thrift "
+            "with a cluster, or set models.source_format and models.spark_file_format to parquet",
+        )
+    jars = ",".join(str(j) for j in local_jars(folder))
+    return {
+        "PYSPARK_SUBMIT_ARGS": f"--jars {jars} "
+        "--conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension "
+        "--conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog pyspark-shell"
+    }
+
+
+def _require_sources(settings: ModelsSettings, warehouse: Warehouse, target: str) -> None:
+    """Fail before dbt starts when a source table is missing, naming the command that makes it."""
+    if settings.source_root is not None or not warehouse.is_local:
+        return
+    makers = {
+        "products": "s2lake patches build / s2lake ingest",
+        "patches": "s2lake patches build",
+        "patch_landcover": "s2lake labels build",
+        "patch_country": "s2lake labels build",
+        "patch_overlaps": "s2lake labels build",
+    }
+    missing = [name for name in makers if not (Path(warehouse.table_uri(name)) / "_delta_log").is_dir()]
+    if missing:
+        raise ModelsError(
+            f"source table(s) {', '.join(missing)} missing from warehouse {warehouse.root}",
+            fix="build them first: " + "; ".join(sorted({makers[m] for m in missing})),
+        )

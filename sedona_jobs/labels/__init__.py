@@ -1,0 +1,8 @@
+"""Land-cover, country and overlap labels of patches: Sedona spatial joins over GeoParquet tables."""
+
+from __future__ import annotations
+
+from sedona_jobs.labels.build import LabelsReport, build_labels, compute_labels
+from sedona_jobs.labels.demo import demo_step
+
+__all__ = ["LabelsReport", "build_labels", "compute_labels", "demo_step"]

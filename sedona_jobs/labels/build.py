@@ -1,0 +1,225 @@
+"""``labels build``: patch_landcover, patch_country and patch_overlaps from one run of the join SQL.
+
+All three tables are computed before any is written, so bad input (missing reference table, unknown
+EPSG, empty patches) fails before the warehouse changes; each table is then replaced in one Delta
+commit through :class:`~s2lake.tables.store.TableStore`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from s2lake.errors import ConfigError, ProductError, ReferenceDataError
+from s2lake.tables.schemas import CORE_TABLES, PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, TableSpec
+from s2lake.tables.store import TableStore
+from s2lake.warehouse import Warehouse
+from sedona_jobs.labels.engines import Engine, SedonaDBEngine, SparkEngine
+from sedona_jobs.labels.sql_files import read_sql
+from sedona_jobs.reference.codelists import clc_classes
+from sedona_jobs.reference.geoparquet import reference_dir, require_table
+
+log = logging.getLogger(__name__)
+
+CountrySource = Literal["auto", "nuts", "countries"]
+
+
+@dataclass
+class LabelsReport:
+    engine: str
+    country_source: str
+    patches: int
+    landcover_rows: int
+    patches_without_clc: int
+    patches_without_country: int
+    overlap_pairs: int
+    skipped_unknown_epsg: int
+    seconds: float
+    countries: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def patches_per_second(self) -> float:
+        return self.patches / self.seconds if self.seconds else 0.0
+
+
+def make_engine(name: str, spark: Any = None) -> Engine:
+    if name == "sedonadb":
+        return SedonaDBEngine()
+    if name == "spark":
+        if spark is None:
+            from s2lake.spark import JARS_ENV, build_session
+
+            try:
+                spark = build_session()
+            except Exception as exc:  # the JVM's reasons are many (no Java, no Maven, bad jars)
+                raise ConfigError(
+                    f"cannot start Spark with Sedona and Delta: {str(exc).splitlines()[0][:300]}",
+                    fix=f"set {JARS_ENV} to a folder with the Sedona and Delta jars (or allow Maven access for "
+                    "spark.jars.packages in spark-defaults.conf), install Java 17/21, or use --engine sedonadb",
+                ) from exc
+        return SparkEngine(spark)
+    raise ConfigError(f"unknown engine {name!r}", fix="use --engine sedonadb or --engine spark")
+
+
+def pick_country_source(warehouse: Warehouse, wanted: CountrySource) -> str:
+    """NUTS level 0 when loaded (``auto``), otherwise the Natural Earth countries table."""
+    if wanted != "auto":
+        return wanted
+    for name in ("nuts", "countries"):
+        if (reference_dir(warehouse, name) / "part-00000.parquet").is_file():
+            return name
+    raise ReferenceDataError(
+        "no country reference table (nuts or countries) in the warehouse",
+        where=str(reference_dir(warehouse, "")),
+        fix="load one: `s2lake reference load nuts PATH` or `s2lake reference load countries "
+        "s2lake/data/countries/ne_admin0_europe.geojson` (shipped)",
+    )
+
+
+def register_inputs(
+    warehouse: Warehouse, engine: Engine, *, country_source: CountrySource = "auto", skip_unknown_epsg: bool = False
+) -> tuple[str, int]:
+    """Check the inputs and create the views the join SQL reads; return (country source, skipped patches)."""
+    store = TableStore(warehouse)
+    store.require("patches")
+    clc_path = require_table(warehouse, "clc")
+    source = pick_country_source(warehouse, country_source)
+    country_path = require_table(warehouse, source)
+
+    engine.register_patches(store)
+    skipped = _check_epsg(engine, skip_unknown_epsg)
+    engine.register_arrow("clc_classes", clc_classes())
+    engine.register_geoparquet("clc_source", clc_path)
+    engine.register_geoparquet(source, country_path)
+    engine.materialize("country_areas", read_sql(f"labels_country_areas_{_sql_suffix(source)}"))
+    if engine.query("SELECT COUNT(*) AS n FROM country_areas").column("n")[0].as_py() == 0:
+        raise ReferenceDataError(
+            f"the {source} table has no country areas" + (" (no LEVL_CODE 0 regions)" if source == "nuts" else ""),
+            where=str(country_path),
+            fix="load the NUTS file that holds all levels (or at least level 0), or use --country-source countries",
+        )
+    engine.materialize("patch_geoms", read_sql("labels_patch_geoms"))
+    engine.view("clc", read_sql("labels_clc_window", extent_wkt=_extent_wkt(engine)))
+    return source, skipped
+
+
+def compute_labels(
+    warehouse: Warehouse,
+    engine: Engine,
+    *,
+    country_source: CountrySource = "auto",
+    skip_unknown_epsg: bool = False,
+) -> tuple[dict[str, pa.Table], LabelsReport]:
+    """Run the join SQL; return the three tables (not yet written) and a report."""
+    started = time.perf_counter()
+    source, skipped = register_inputs(
+        warehouse, engine, country_source=country_source, skip_unknown_epsg=skip_unknown_epsg
+    )
+    tables = {
+        PATCH_LANDCOVER.name: engine.query(read_sql("labels_patch_landcover")),
+        PATCH_COUNTRY.name: engine.query(read_sql("labels_patch_country")),
+        PATCH_OVERLAPS.name: engine.query(read_sql("labels_patch_overlaps")),
+    }
+    tables = {name: _conform(CORE_TABLES[name], t) for name, t in tables.items()}
+    landcover, country = tables[PATCH_LANDCOVER.name], tables[PATCH_COUNTRY.name]
+    codes = pc.value_counts(country.column("country_code").combine_chunks()).to_pylist()
+    report = LabelsReport(
+        engine=engine.name,
+        country_source=source,
+        patches=country.num_rows,
+        landcover_rows=landcover.num_rows,
+        patches_without_clc=pc.sum(landcover.column("no_clc_coverage")).as_py() or 0,
+        patches_without_country=country.column("country_code").null_count,
+        overlap_pairs=tables[PATCH_OVERLAPS.name].num_rows,
+        skipped_unknown_epsg=skipped,
+        seconds=time.perf_counter() - started,
+        countries={str(c["values"]): c["counts"] for c in codes},
+    )
+    return tables, report
+
+
+def build_labels(
+    warehouse: Warehouse,
+    *,
+    engine: str = "sedonadb",
+    country_source: CountrySource = "auto",
+    skip_unknown_epsg: bool = False,
+    spark: Any = None,
+) -> LabelsReport:
+    """Compute and write patch_landcover, patch_country and patch_overlaps (one commit each)."""
+    tables, report = compute_labels(
+        warehouse, make_engine(engine, spark), country_source=country_source, skip_unknown_epsg=skip_unknown_epsg
+    )
+    store = TableStore(warehouse)
+    for spec in (PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS):
+        store.overwrite(spec, tables[spec.name])
+    log.info(
+        "labelled %d patches with %s in %.1f s (%.0f patches/s): %d land-cover rows, %d without CLC, "
+        "%d without country, %d overlapping pairs",
+        report.patches,
+        report.engine,
+        report.seconds,
+        report.patches_per_second,
+        report.landcover_rows,
+        report.patches_without_clc,
+        report.patches_without_country,
+        report.overlap_pairs,
+    )
+    return report
+
+
+def _extent_wkt(engine: Engine) -> str:
+    """Envelope of all patches in EPSG:3035, 1 m larger on each side (WKT for labels_clc_window.sql)."""
+    e = engine.query(read_sql("labels_patch_extent")).to_pylist()[0]
+    x0, y0, x1, y1 = e["xmin"] - 1, e["ymin"] - 1, e["xmax"] + 1, e["ymax"] + 1
+    return f"POLYGON(({x0!r} {y0!r}, {x1!r} {y0!r}, {x1!r} {y1!r}, {x0!r} {y1!r}, {x0!r} {y0!r}))"
+
+
+def _sql_suffix(source: str) -> str:
+    return "nuts" if source == "nuts" else "natural_earth"
+
+
+def _check_epsg(engine: Engine, skip_unknown: bool) -> int:
+    """Fail (or, with ``skip_unknown``, leave out) patches whose EPSG code PROJ does not know."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    counts = engine.query(
+        "SELECT epsg, COUNT(*) AS n, MIN(tile) AS tile FROM patches_in GROUP BY epsg ORDER BY epsg"
+    ).to_pylist()
+    if not counts:
+        raise ProductError("the patches table is empty", fix="build patches first: `s2lake patches build PRODUCT`")
+    bad = []
+    for row in counts:
+        try:
+            crs = CRS.from_epsg(int(row["epsg"]))
+            if not crs.is_projected:
+                raise CRSError("not a projected CRS")
+        except (CRSError, TypeError, ValueError):
+            bad.append(row)
+    if not bad:
+        return 0
+    described = ", ".join(f"EPSG:{r['epsg']} ({r['n']} patches, e.g. tile {r['tile']})" for r in bad)
+    if not skip_unknown:
+        raise ProductError(
+            f"patches have unknown or non-projected EPSG codes: {described}",
+            fix="rebuild those products' patches, or pass --skip-unknown-epsg to label the others",
+        )
+    good = ", ".join(str(int(r["epsg"])) for r in counts if r not in bad)
+    if not good:
+        raise ProductError(f"no patch has a usable EPSG code: {described}", fix="rebuild the products' patches")
+    log.warning("leaving out patches with unknown EPSG codes: %s", described)
+    engine.materialize("patches_in", f"SELECT * FROM patches_in WHERE epsg IN ({good})")
+    return sum(r["n"] for r in bad)
+
+
+def _conform(spec: TableSpec, table: pa.Table) -> pa.Table:
+    """Cast engine output (string views, nullable flags) to the table's schema; sort for stable files."""
+    table = table.select(spec.schema.names).cast(spec.schema)
+    keys = [c for c in ("patch_id", "clc_code", "patch_id_a", "patch_id_b") if c in table.column_names]
+    return table.sort_by([(k, "ascending") for k in keys])

@@ -1,0 +1,233 @@
+"""Stream a product's patches into the ``patches`` Delta table in bounded memory, as one commit.
+
+Why not ``write_deltalake``: delta-rs 1.6 collects the whole input stream in memory before it writes
+the first file (measured: 840 MB of batches -> 1.4 GB peak RSS, every batch yielded before the first
+file appears), and a full tile is ~2.7 GB of int32 pixels. So the Parquet data files are written here
+with pyarrow, one row group per batch (one patch row, ~30 MB) and a new file every
+:data:`FILE_BYTES`; then a single Delta transaction removes the product's previous files and adds the
+new ones (delta-rs ``create_write_transaction`` with ``AddAction``/``RemoveAction``). Files that were
+written but never committed (an error mid-product) are not part of any version and are deleted.
+
+Every file holds the patches of exactly one product, so "the product's previous files" are the files
+whose ``product_id`` statistics are that product on both ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from s2lake.errors import WarehouseError
+from s2lake.tables.schemas import PATCHES
+from s2lake.tables.store import TableStore, sql_literal
+
+log = logging.getLogger("s2lake.patches")
+
+#: Start a new data file after this many bytes (compressed): a few files per full tile.
+FILE_BYTES = 512 * 1024 * 1024
+#: Columns with statistics in the Delta log (file skipping in DuckDB/Spark/delta-rs); pixel lists have none.
+STATS_COLUMNS = (
+    "patch_id",
+    "product_id",
+    "epsg",
+    "row",
+    "col",
+    "ulx",
+    "uly",
+    "lrx",
+    "lry",
+    "sensing_time",
+    "has_nodata",
+    "nodata_pixels",
+)
+#: ZSTD: pixel lists compress ~3x (snappy/LZ4 ~2.7x) and, with Parquet statistics written only for
+#: :data:`STATS_COLUMNS` (min/max of 14,400-value pixel lists cost more than the compression and
+#: nobody filters on them), it was the fastest setting we measured: about half the default's time.
+COMPRESSION = "zstd"
+
+_FILE_SCHEMA = pa.schema([f for f in PATCHES.schema if f.name not in PATCHES.partition_by])
+
+
+@dataclass
+class _File:
+    rel: str
+    rows: int = 0
+    low: dict[str, object] = field(default_factory=dict)
+    high: dict[str, object] = field(default_factory=dict)
+
+
+def _json_value(value: object) -> object:
+    if hasattr(value, "isoformat"):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value
+
+
+class _FileStats:
+    """Per-file numRecords/minValues/maxValues/nullCount, as the Delta protocol's ``stats`` JSON."""
+
+    @staticmethod
+    def update(file: _File, batch: pa.RecordBatch) -> None:
+        file.rows += batch.num_rows
+        for name in STATS_COLUMNS:
+            bounds = pc.min_max(batch.column(name))
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+            if name not in file.low or low < file.low[name]:
+                file.low[name] = low
+            if name not in file.high or high > file.high[name]:
+                file.high[name] = high
+
+    @staticmethod
+    def json(file: _File) -> str:
+        return json.dumps(
+            {
+                "numRecords": file.rows,
+                "minValues": {k: _json_value(v) for k, v in file.low.items()},
+                "maxValues": {k: _json_value(v) for k, v in file.high.items()},
+                "nullCount": dict.fromkeys(STATS_COLUMNS, 0),
+            }
+        )
+
+
+def commit_product(store: TableStore, tile: str, product_id: str, batches: Iterable[pa.RecordBatch]) -> int:
+    """Write ``batches`` (all of one product and tile) and commit them in place of the product's old rows.
+
+    Returns the number of rows committed. On any error the new files are deleted and nothing is
+    committed, so the table's versions never hold part of the product.
+    """
+    if not store.warehouse.is_local:
+        raise WarehouseError(
+            "streaming patch writes need a local warehouse (object stores go through delta-rs)",
+            where=store.warehouse.root,
+            fix="build patches into a local --warehouse, then copy the table",
+        )
+    if _mixed_files(store, product_id):
+        # Someone compacted the table across products: replace by predicate instead (delta-rs rewrites
+        # the mixed files), at the price of delta-rs holding the product in memory.
+        log.warning("patches table has files mixing products; replacing %s through delta-rs", product_id)
+        counted = _Counter(batches)
+        store.replace_where(
+            PATCHES, counted, predicate=f"tile = {sql_literal(tile)} AND product_id = {sql_literal(product_id)}"
+        )
+        return counted.rows
+    root = Path(store.uri(PATCHES.name))
+    partition = f"tile={tile}"
+    written: list[_File] = []
+    try:
+        _write_files(root, partition, batches, written)
+        _commit(store, root, tile, product_id, written)
+    except BaseException:
+        for file in written:
+            (root / file.rel).unlink(missing_ok=True)
+        raise
+    return sum(f.rows for f in written)
+
+
+class _Counter:
+    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
+        self.batches, self.rows = batches, 0
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def _product_files(store: TableStore, product_id: str) -> tuple[pa.Table, pa.Array, pa.Array] | None:
+    """The table's files, and masks of those holding only this product / possibly some of it."""
+    table = store.open(PATCHES.name)
+    if table is None:
+        return None
+    files = pa.table(table.get_add_actions(flatten=True))
+    if files.num_rows == 0:
+        return files, pa.array([], pa.bool_()), pa.array([], pa.bool_())
+    low, high = files["min.product_id"], files["max.product_id"]
+    only = pc.fill_null(pc.and_(pc.equal(low, product_id), pc.equal(high, product_id)), False)
+    maybe = pc.fill_null(pc.and_(pc.less_equal(low, product_id), pc.greater_equal(high, product_id)), True)
+    return files, only, maybe
+
+
+def _mixed_files(store: TableStore, product_id: str) -> bool:
+    found = _product_files(store, product_id)
+    if found is None:
+        return False
+    _, only, maybe = found
+    return pc.any(pc.and_(maybe, pc.invert(only))).as_py() or False
+
+
+def _write_files(root: Path, partition: str, batches: Iterable[pa.RecordBatch], written: list[_File]) -> None:
+    (root / partition).mkdir(parents=True, exist_ok=True)
+    writer: pq.ParquetWriter | None = None
+    sink: pa.NativeFile | None = None
+    try:
+        for batch in batches:
+            if writer is None or sink.tell() >= FILE_BYTES:
+                if writer is not None:
+                    writer.close()
+                file = _File(f"{partition}/part-{uuid.uuid4()}.{COMPRESSION}.parquet")
+                written.append(file)
+                sink = pa.OSFile(str(root / file.rel), "wb")
+                writer = pq.ParquetWriter(
+                    sink, _FILE_SCHEMA, compression=COMPRESSION, write_statistics=list(STATS_COLUMNS)
+                )
+            data = pa.RecordBatch.from_arrays([batch.column(name) for name in _FILE_SCHEMA.names], schema=_FILE_SCHEMA)
+            writer.write_batch(data, row_group_size=data.num_rows)
+            _FileStats.update(written[-1], batch)
+    finally:
+        if writer is not None:
+            writer.close()
+        if sink is not None:
+            sink.close()
+
+
+def _commit(store: TableStore, root: Path, tile: str, product_id: str, written: list[_File]) -> None:
+    from deltalake import Schema
+    from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+    now = int(time.time() * 1000)
+    adds = [
+        AddAction(
+            path=f.rel,
+            size=os.path.getsize(root / f.rel),
+            partition_values={"tile": tile},
+            modification_time=now,
+            data_change=True,
+            stats=_FileStats.json(f),
+        )
+        for f in written
+    ]
+    found = _product_files(store, product_id)
+    if found is None:
+        create_table_with_add_actions(
+            str(root),
+            Schema.from_arrow(PATCHES.schema),
+            adds,
+            mode="error",
+            partition_by=list(PATCHES.partition_by),
+            name=PATCHES.name,
+            description=PATCHES.description,
+        )
+        return
+    files, only, _ = found
+    removes = [
+        RemoveAction(
+            path=row["path"],
+            data_change=True,
+            deletion_timestamp=now,
+            size=row["size_bytes"],
+            partition_values={"tile": row["partition.tile"]},
+        )
+        for row in files.filter(only).select(["path", "size_bytes", "partition.tile"]).to_pylist()
+    ]
+    store.require(PATCHES.name).create_write_transaction(
+        [*removes, *adds], mode="append", schema=PATCHES.schema, partition_by=["tile"]
+    )

@@ -1,0 +1,36 @@
+"""The code lists shipped in ``s2lake/data/codelists`` (CLC 2018 classes, BigEarthNet 19 classes)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow as pa
+
+import s2lake
+
+CODELISTS = Path(s2lake.__file__).parent / "data" / "codelists"
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (CODELISTS / name).open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def clc_codes() -> list[str]:
+    """The 44 CLC 2018 level-3 codes."""
+    return [row["clc_code"] for row in _rows("clc2018_classes.csv")]
+
+
+def clc_classes() -> pa.Table:
+    """One row per CLC code: ``clc_code``, ``clc_name``, ``ben19_label`` (NULL when it maps to none)."""
+    ben19 = {row["ben19_id"]: row["ben19_label"] for row in _rows("ben19_classes.csv")}
+    mapping = {row["clc_code"]: row["ben19_id"] for row in _rows("clc_to_ben19.csv")}
+    rows = _rows("clc2018_classes.csv")
+    return pa.table(
+        {
+            "clc_code": [r["clc_code"] for r in rows],
+            "clc_name": [r["clc_name"] for r in rows],
+            "ben19_label": [ben19.get(mapping.get(r["clc_code"], "")) for r in rows],
+        }
+    )

@@ -1,0 +1,979 @@
+"""A stand-in catalogue for tests and benchmarks: DHuS, CDSE OData (+ Keycloak) and STAC faces.
+
+It listens on 127.0.0.1 only, one threaded HTTP server per mirror. Search answers are built from the
+REAL recorded responses in ``../shared/data/api_responses`` when present (the DHuS OpenSearch entry
+and OData product of sentinelsat's cassettes, CDSE's STAC 1.1 item) with generated products' values
+put in; without the shared data a minimal structure of the same shape is used.
+
+Downloads serve real small SAFE-like zips, with per-connection bandwidth caps, a connection limit and
+fault injection (see :class:`Faults`). ``stats`` records what was served so tests can check that no
+product was transferred twice to completion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import hashlib
+import io
+import json
+import random
+import re
+import secrets
+import socket
+import threading
+import time
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlencode, urlparse
+
+import blake3
+from shapely import wkt as shapely_wkt
+from shapely.geometry import box, mapping, shape
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "api_responses"
+DHUS_CASSETTES = SHARED / "dhus_sentinelsat_1.0.1" / "vcr_cassettes"
+CDSE_STAC_ITEM = (
+    SHARED / "stac_odc_stac_0.5.3" / "S2C_MSIL2A_20250330T100051_N0511_R122_T33UWP_20250330T145914_cdse_stac_v110.json"
+)
+
+
+DHUS_VALUE = r"/dhus/odata/v1/Products\('([^']+)'\)/\$value"
+DHUS_ODATA = r"/dhus/odata/v1/Products\('([^']+)'\)(/\$value|/Online/\$value|/Attributes\('Filename'\)/Value/\$value)?"
+
+
+# -- products ---------------------------------------------------------------------------------------
+@dataclass
+class FakeProduct:
+    name: str  # without .SAFE
+    uuid: str
+    tile: str
+    sensing: datetime
+    cloud: float
+    footprint_wkt: str
+    data: bytes
+    online: bool = True
+    lta_polls: int = 1  # Online checks answered false after the retrieval was triggered
+    lta_triggered: bool = False
+
+    @property
+    def md5(self) -> str:
+        return hashlib.md5(self.data).hexdigest()
+
+    @property
+    def blake3(self) -> str:
+        return blake3.blake3(self.data).hexdigest()
+
+
+def product_zip(name: str, payload: int, seed: int, unsafe: bool = False) -> bytes:
+    """A small SAFE-like zip: manifest, product metadata and a random 'band' of ``payload`` bytes."""
+    rng = random.Random(seed)
+    buf = io.BytesIO()
+    safe = f"{name}.SAFE"
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(f"{safe}/manifest.safe", f"<xfdu:XFDU><name>{name}</name></xfdu:XFDU>\n")
+        archive.writestr(
+            f"{safe}/MTD_MSIL2A.xml", f"<n1:Level-2A_User_Product><id>{name}</id></n1:Level-2A_User_Product>\n"
+        )
+        archive.writestr(f"{safe}/GRANULE/L2A/IMG_DATA/R10m/B02_10m.bin", rng.randbytes(payload))
+        if unsafe:
+            archive.writestr("../../escaped.txt", "zip slip\n")
+    return buf.getvalue()
+
+
+def generate_products(
+    count: int,
+    tiles: list[str],
+    start: datetime = datetime(2021, 1, 5, 10, 30, tzinfo=UTC),
+    step_days: int = 17,
+    payload: int = 64 * 1024,
+    seed: int = 1,
+) -> list[FakeProduct]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        tile = tiles[i % len(tiles)]
+        when = start + timedelta(days=step_days * i, minutes=i)
+        name = (
+            f"S2{'AB'[i % 2]}_MSIL2A_{when:%Y%m%dT%H%M%S}_N0500_R{(i % 143) + 1:03d}_T{tile}_"
+            f"{when + timedelta(hours=3):%Y%m%dT%H%M%S}"
+        )
+        lon = 10 + (i % 5) * 0.5
+        lat = 50 + (i % 3) * 0.5
+        out.append(
+            FakeProduct(
+                name=name,
+                uuid=f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-8{rng.getrandbits(12):03x}-{rng.getrandbits(48):012x}",
+                tile=tile,
+                sensing=when,
+                cloud=round(rng.uniform(0, 90), 2),
+                footprint_wkt=box(lon, lat, lon + 1.4, lat + 1.0).wkt,
+                data=product_zip(name, payload, seed * 1000 + i),
+            )
+        )
+    return out
+
+
+def product_from_safe(safe: Path, cloud: float = 10.0) -> FakeProduct:
+    """Serve a real SAFE folder (e.g. from the synthetic L2A generator) as a zipped product."""
+    from ingest.products import parse_name
+
+    name = safe.name.removesuffix(".SAFE")
+    parts = parse_name(name)
+    assert parts is not None, name
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(safe.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{safe.name}/{path.relative_to(safe)}")
+    return FakeProduct(
+        name=name,
+        uuid=hashlib.md5(name.encode()).hexdigest(),
+        tile=parts.tile,
+        sensing=parts.sensing,
+        cloud=cloud,
+        footprint_wkt=box(10, 50, 11.4, 51).wkt,
+        data=buf.getvalue(),
+    )
+
+
+# -- faults -----------------------------------------------------------------------------------------
+#: Faults :meth:`Faults.add` understands (offline products are set with ``FakeProduct.online``).
+FAULTS = ("drop", "500", "429", "corrupt", "truncate", "timeout", "expired_token", "down")
+
+
+@dataclass
+class Faults:
+    """Faults applied to successive download requests of a product (each entry used once)."""
+
+    per_product: dict[str, list[str]] = field(default_factory=dict)
+    down: bool = False  # the whole mirror refuses connections
+    retry_after: int = 1
+    timeout_sleep: float = 3.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, product: str, *faults: str) -> None:
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
+        with self._lock:
+            self.per_product.setdefault(product, []).extend(faults)
+
+    def peek(self, product: str) -> str | None:
+        with self._lock:
+            pending = self.per_product.get(product)
+            return pending[0] if pending else None
+
+    def take(self, product: str) -> str | None:
+        with self._lock:
+            pending = self.per_product.get(product)
+            return pending.pop(0) if pending else None
+
+
+@dataclass
+class Stats:
+    completed: Counter = field(default_factory=Counter)  # full, correct transfers per product
+    corrupt_sent: Counter = field(default_factory=Counter)
+    range_requests: Counter = field(default_factory=Counter)
+    requests: Counter = field(default_factory=Counter)  # per route kind
+    bytes_sent: int = 0
+    active: int = 0
+    peak_active: int = 0
+    auth_headers_on_redirect: list[bool] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# -- recorded templates -----------------------------------------------------------------------------
+def _cassette_body(cassette: str, index: int = 0) -> dict | None:
+    path = DHUS_CASSETTES / cassette
+    if not path.is_file():
+        return None
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    return json.loads(data["interactions"][index]["response"]["body"]["string"])
+
+
+def _templates() -> dict:
+    feed = _cassette_body("test_s2_cloudcover.yaml")
+    odata = _cassette_body("test_download.yaml")
+    stac = json.loads(CDSE_STAC_ITEM.read_text()) if CDSE_STAC_ITEM.is_file() else None
+    return {
+        "feed": feed["feed"] if feed else {"opensearch:totalResults": "0", "entry": []},
+        "entry": feed["feed"]["entry"][0] if feed else {"link": [{}], "str": [], "date": [], "int": [], "double": {}},
+        "odata": odata["d"] if odata else {"__metadata": {}, "ContentDate": {}, "Checksum": {}},
+        "stac_item": stac,
+    }
+
+
+TEMPLATES = _templates()
+
+
+def _replay_key(path: str, query: dict[str, list[str]]) -> tuple:
+    return path, tuple(sorted((k, tuple(v)) for k, v in query.items()))
+
+
+@functools.cache
+def _recordings() -> dict[tuple, tuple[int, str]]:
+    """Every recorded DHuS GET (search and product OData) by (path below the API root, query)."""
+    if not DHUS_CASSETTES.is_dir():
+        return {}
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
+    out: dict[tuple, tuple[int, str]] = {}
+    for cassette in sorted(DHUS_CASSETTES.glob("*.yaml")):
+        for interaction in yaml.load(cassette.read_text(), Loader=loader).get("interactions", []):
+            request, response = interaction["request"], interaction["response"]
+            uri = urlparse(request["uri"])
+            if request["method"] != "GET" or not uri.path.startswith("/apihub/"):
+                continue
+            body = response["body"].get("string")
+            if not isinstance(body, str) or response["status"]["code"] != 200:
+                continue
+            key = _replay_key(uri.path[len("/apihub/") :], parse_qs(uri.query, keep_blank_values=True))
+            out.setdefault(key, (response["status"]["code"], body))
+    return out
+
+
+def _dhus_entry(p: FakeProduct, base: str) -> dict:
+    entry = copy.deepcopy(TEMPLATES["entry"])
+    odata = f"{base}odata/v1/Products('{p.uuid}')"
+    stamp = p.sensing.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    entry.update(
+        title=p.name,
+        id=p.uuid,
+        link=[{"href": f"{odata}/$value"}, {"rel": "alternative", "href": f"{odata}/"}],
+        summary=f"Date: {stamp}, Instrument: MSI, Satellite: Sentinel-2, Size: {len(p.data) / 1e6:.2f} MB",
+        ondemand="false" if p.online else "true",
+    )
+    entry["date"] = [{"name": n, "content": stamp} for n in ("datatakesensingstart", "beginposition", "endposition")]
+    entry["double"] = {"name": "cloudcoverpercentage", "content": str(p.cloud)}
+    strings = {s["name"]: s["content"] for s in entry.get("str", []) if isinstance(s, dict)}
+    strings.update(
+        footprint=shapely_wkt.loads(p.footprint_wkt).wkt,
+        tileid=p.tile,
+        filename=p.name + ".SAFE",
+        identifier=p.name,
+        producttype="S2MSI2A",
+        processinglevel="Level-2A",
+        platformname="Sentinel-2",
+        size=f"{len(p.data) / 1e6:.2f} MB",
+        uuid=p.uuid,
+    )
+    strings.pop("gmlfootprint", None)
+    entry["str"] = [{"name": k, "content": v} for k, v in strings.items()]
+    return entry
+
+
+def _dhus_odata(p: FakeProduct, base: str) -> dict:
+    d = copy.deepcopy(TEMPLATES["odata"])
+    odata = f"{base}odata/v1/Products('{p.uuid}')"
+    millis = int(p.sensing.timestamp() * 1000)
+    ring = " ".join(f"{y},{x}" for x, y in shapely_wkt.loads(p.footprint_wkt).exterior.coords)
+    d.update(
+        Id=p.uuid,
+        Name=p.name,
+        ContentLength=str(len(p.data)),
+        Online=p.online,
+        CreationDate=f"/Date({millis})/",
+        IngestionDate=f"/Date({millis})/",
+        ContentDate={"Start": f"/Date({millis})/", "End": f"/Date({millis})/"},
+        Checksum={"Algorithm": "MD5", "Value": p.md5.upper()},
+        ContentGeometry=(
+            '<gml:Polygon srsName="http://www.opengis.net/gml/srs/epsg.xml#4326" '
+            'xmlns:gml="http://www.opengis.net/gml"><gml:outerBoundaryIs><gml:LinearRing>'
+            f"<gml:coordinates>{ring}</gml:coordinates></gml:LinearRing></gml:outerBoundaryIs></gml:Polygon>"
+        ),
+    )
+    d["__metadata"] = dict(d.get("__metadata", {}), id=odata, uri=odata, media_src=f"{odata}/$value")
+    d.setdefault("Attributes", {"__deferred": {}})
+    return d
+
+
+def _cdse_stamp(when: datetime) -> str:
+    """CDSE writes times in UTC with milliseconds: 2024-07-09T07:46:19.024Z."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _cdse_attributes(p: FakeProduct) -> list[dict]:
+    """The typed attributes ``$expand=Attributes`` lists (the subset s2lake filters on and reads)."""
+    values = (("Double", "cloudCover", p.cloud), ("String", "productType", "S2MSI2A"), ("String", "tileId", p.tile))
+    return [
+        {"@odata.type": f"#OData.CSC.{kind}Attribute", "Name": name, "Value": value, "ValueType": kind}
+        for kind, name, value in values
+    ]
+
+
+def _cdse_item(p: FakeProduct, checksum: str, expand: bool) -> dict:
+    """A product as CDSE's OData answers it (fields of the documented response, see the OData and
+    "Upcoming changes" pages of documentation.dataspace.copernicus.eu); ``checksum`` "none" models the
+    products CDSE lists with an empty ``Checksum`` and a zero ``ContentLength``."""
+    published = _cdse_stamp(p.sensing + timedelta(hours=4))
+    geom = shapely_wkt.loads(p.footprint_wkt)
+    item = {
+        "@odata.mediaContentType": "application/octet-stream",
+        "Id": p.uuid,
+        "Name": p.name + ".SAFE",
+        "ContentType": "application/octet-stream",
+        "ContentLength": len(p.data) if checksum != "none" else 0,
+        "OriginDate": _cdse_stamp(p.sensing + timedelta(hours=3)),
+        "PublicationDate": published,
+        "ModificationDate": published,
+        "Online": p.online,
+        "EvictionDate": "9999-12-31T23:59:59.999Z",
+        "S3Path": f"/eodata/Sentinel-2/MSI/L2A/{p.sensing:%Y/%m/%d}/{p.name}.SAFE",
+        "Checksum": (
+            [
+                {"Value": p.md5, "Algorithm": "MD5", "ChecksumDate": published},
+                {"Value": p.blake3, "Algorithm": "BLAKE3", "ChecksumDate": published},
+            ]
+            if checksum == "all"
+            else []
+        ),
+        "ContentDate": {"Start": _cdse_stamp(p.sensing), "End": _cdse_stamp(p.sensing)},
+        "Footprint": f"geography'SRID=4326;{geom.wkt}'",
+        "GeoFootprint": mapping(geom),
+    }
+    if expand:
+        item["Attributes"] = _cdse_attributes(p)
+    return item
+
+
+def _stac_item(p: FakeProduct, base: str, oidc: bool) -> dict:
+    """A CDSE STAC 1.1 item (the recorded one with this product's values): tile in ``grid:code``, the
+    zipped product as the ``Product`` asset at ``…/odata/v1/Products(<Id>)/$value`` with an MD5
+    multihash ``file:checksum`` (``d50110`` + digest), as the real item has; ``oidc`` adds the real
+    asset's ``auth:refs: [oidc]`` and the server then wants a bearer token for it."""
+    template = TEMPLATES["stac_item"]
+    item = copy.deepcopy(template) if template else {"type": "Feature", "stac_version": "1.1.0", "properties": {}}
+    item["id"] = p.name
+    item["collection"] = "sentinel-2-l2a"
+    geom = shapely_wkt.loads(p.footprint_wkt)
+    item["geometry"] = mapping(geom)
+    item["bbox"] = list(geom.bounds)
+    stamp = p.sensing.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    item["properties"].update(
+        {
+            "datetime": stamp,
+            "start_datetime": stamp,
+            "end_datetime": stamp,
+            "eo:cloud_cover": p.cloud,
+            "grid:code": f"MGRS-{p.tile}",
+            "product:type": "S2MSI2A",
+        }
+    )
+    item["links"] = [{"rel": "self", "href": f"{base}collections/sentinel-2-l2a/items/{p.name}"}]
+    asset = copy.deepcopy((template or {}).get("assets", {}).get("Product", {}))
+    asset.update(
+        {
+            "href": f"{base.removesuffix('stac/')}odata/v1/Products({p.uuid})/$value",
+            "file:size": len(p.data),
+            "file:checksum": "d50110" + p.md5,
+            "file:local_path": f"{p.name}.SAFE.zip",
+            "type": "application/zip",
+            "roles": ["data", "metadata", "archive"],
+            "title": "Zipped product",
+        }
+    )
+    if oidc:
+        asset["auth:refs"] = ["oidc"]
+    else:
+        asset.pop("auth:refs", None)
+    item["assets"] = {"Product": asset}
+    return item
+
+
+# -- the server -------------------------------------------------------------------------------------
+class StandInServer:
+    """One mirror: ``kind`` is dhus, cdse or stac."""
+
+    def __init__(
+        self,
+        kind: str,
+        products: list[FakeProduct],
+        *,
+        bandwidth: int | None = None,
+        max_connections: int | None = None,
+        username: str = "alice",
+        password: str = "s3cret-pw",
+        token_ttl: float = 600.0,
+        page_limit: int = 1000,
+        max_skip: int = 10_000,
+        cdse_checksums: str = "all",
+        replay: bool = False,
+        stac_oidc: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.products = {p.uuid: p for p in products}
+        self.bandwidth = bandwidth
+        self.max_connections = max_connections
+        self.username = username
+        self.password = password
+        self.token_ttl = token_ttl
+        self.page_limit = page_limit
+        self.max_skip = max_skip
+        self.cdse_checksums = cdse_checksums
+        self.stac_oidc = stac_oidc  # STAC: the Product asset needs a bearer token (CDSE STAC's auth:refs oidc)
+        self.faults = Faults()
+        self.stats = Stats()
+        self.tokens: dict[str, float] = {}
+        self.refresh_tokens: set[str] = set()
+        self._slots = threading.Semaphore(max_connections) if max_connections else None
+        self.recordings = _recordings() if kind == "dhus" and replay else {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        root = {"dhus": "dhus/", "cdse": "odata/v1", "stac": "stac/"}[self.kind]
+        return f"http://127.0.0.1:{self.port}/{root}"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base}auth/realms/CDSE/protocol/openid-connect/token"
+
+    def start(self) -> StandInServer:
+        server = self
+
+        class Handler(_Handler):
+            owner = server
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def by_name(self, name: str) -> FakeProduct:
+        return next(p for p in self.products.values() if p.name == name)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: StandInServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _json(self, body: object, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _status(self, status: int, headers: dict[str, str] | None = None, text: str = "") -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _basic_ok(self) -> bool:
+        import base64
+
+        expected = base64.b64encode(f"{self.owner.username}:{self.owner.password}".encode()).decode()
+        return self.headers.get("Authorization") == f"Basic {expected}"
+
+    def _bearer_state(self) -> str:
+        value = self.headers.get("Authorization", "")
+        if not value.startswith("Bearer "):
+            return "missing"
+        expiry = self.owner.tokens.get(value[7:])
+        if expiry is None:
+            return "unknown"
+        return "ok" if time.monotonic() < expiry else "expired"
+
+    def _count(self, key: str) -> None:
+        with self.owner.stats.lock:
+            self.owner.stats.requests[key] += 1
+
+    # -- routing ------------------------------------------------------------------------------
+    def do_HEAD(self) -> None:
+        # sentinelsat asks DHuS for the file name with HEAD before downloading.
+        match = re.fullmatch(DHUS_VALUE, unquote(urlparse(self.path).path))
+        product = self.owner.products.get(match[1]) if match else None
+        if product is None or not self._basic_ok():
+            self.send_response(404 if product is None else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Disposition", f'attachment; filename="{product.name}.zip"')
+        self.send_header("Content-Length", str(len(product.data)))
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        path = urlparse(self.path).path
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode()
+        if self.owner.faults.down:
+            return self._drop()
+        if path.endswith("/protocol/openid-connect/token"):
+            return self._token(parse_qs(body))
+        if path.endswith("/search") and self.owner.kind == "stac":
+            return self._stac_search(json.loads(body or "{}"))
+        self._status(404)
+
+    def do_GET(self) -> None:
+        parsed = urlparse(self.path)
+        path = unquote(parsed.path)
+        query = parse_qs(parsed.query, keep_blank_values=True)
+        if self.owner.faults.down:
+            return self._drop()
+        kind = self.owner.kind
+        if kind == "dhus":
+            return self._dhus(path, query)
+        if kind == "cdse":
+            return self._cdse(path, query)
+        return self._stac(path, query)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    # -- DHuS ---------------------------------------------------------------------------------
+    def _dhus(self, path: str, query: dict) -> None:
+        if not self._basic_ok():
+            return self._status(401, {"WWW-Authenticate": 'Basic realm="DHuS"'}, "Unauthorized")
+        recorded = self.owner.recordings.get(_replay_key(path[len("/dhus/") :], query))
+        if recorded is not None:  # the real service's answer to exactly this request
+            self._count("replayed")
+            body = recorded[1].replace("https://apihub.copernicus.eu/apihub/", self.owner.url)
+            return self._status(recorded[0], {"Content-Type": "application/json"}, body)
+        if path == "/dhus/api/stub/version":
+            return self._json({"value": "0.14.4"})
+        if path == "/dhus/search":
+            self._count("search")
+            return self._dhus_search(query)
+        match = re.fullmatch(DHUS_ODATA, path)
+        if not match or match[1] not in self.owner.products:
+            return self._status(404, text="not found")
+        product = self.owner.products[match[1]]
+        if match[2] == "/$value":
+            if not product.online:
+                self._count("lta_trigger")
+                product.lta_triggered = True
+                return self._status(202, text="Offline product, retrieval triggered")
+            return self._serve(product)
+        if match[2] and "Filename" in match[2]:
+            return self._status(200, text=product.name + ".SAFE")
+        if match[2] == "/Online/$value":
+            self._count("online_check")
+            if product.lta_triggered and not product.online:
+                product.lta_polls -= 1
+                product.online = product.lta_polls < 0
+            return self._json(product.online)
+        self._count("odata")
+        return self._json({"d": _dhus_odata(product, self.owner.url)})
+
+    def _dhus_search(self, query: dict) -> None:
+        q = query.get("q", [""])[0]
+        rows = int(query.get("rows", ["100"])[0])
+        start = int(query.get("start", ["0"])[0])
+        found = [p for p in self.owner.products.values() if _dhus_match(p, q)]
+        found.sort(key=lambda p: p.sensing)
+        page = found[start : start + rows]
+        feed = {k: v for k, v in copy.deepcopy(TEMPLATES["feed"]).items() if k != "entry"}
+        feed["opensearch:totalResults"] = str(len(found))
+        feed["opensearch:startIndex"] = str(start)
+        feed["opensearch:itemsPerPage"] = str(rows)
+        if page:
+            feed["entry"] = [_dhus_entry(p, self.owner.url) for p in page]
+        self._json({"feed": feed})
+
+    # -- CDSE ---------------------------------------------------------------------------------
+    def _token(self, form: dict) -> None:
+        grant = form.get("grant_type", [""])[0]
+        if grant == "password":
+            if (
+                form.get("username", [""])[0] != self.owner.username
+                or form.get("password", [""])[0] != self.owner.password
+            ):
+                return self._json({"error": "invalid_grant"}, 401)
+        elif grant == "refresh_token":
+            if form.get("refresh_token", [""])[0] not in self.owner.refresh_tokens:
+                return self._json({"error": "invalid_grant"}, 400)
+        else:
+            return self._json({"error": "unsupported_grant_type"}, 400)
+        self._count("token_" + grant)
+        access, refresh = secrets.token_hex(16), secrets.token_hex(16)
+        self.owner.tokens[access] = time.monotonic() + self.owner.token_ttl
+        self.owner.refresh_tokens.add(refresh)
+        self._json(
+            {
+                "access_token": access,
+                "expires_in": self.owner.token_ttl,
+                "refresh_token": refresh,
+                "refresh_expires_in": 3600,
+                "token_type": "Bearer",
+            }
+        )
+
+    def _bearer_refusal(self, product: FakeProduct) -> str | None:
+        """Why a download is refused (missing, unknown or expired token), or None when it may go on."""
+        state = self._bearer_state()
+        if state == "ok" and self.owner.faults.peek(product.name) == "expired_token":
+            self.owner.faults.take(product.name)
+            state = "expired"
+        return None if state == "ok" else f"token {state}"
+
+    def _cdse(self, path: str, query: dict) -> None:
+        if path == "/odata/v1/Products":
+            self._count("search")
+            return self._cdse_search(query)
+        match = re.fullmatch(r"/odata/v1/Products\(([^)]+)\)/\$value", path)
+        if not match or match[1] not in self.owner.products:
+            return self._status(404, text="not found")
+        product = self.owner.products[match[1]]
+        if not self.headers.get("Host", "").startswith("localhost:"):
+            # Like CDSE: the catalogue host answers $value with a redirect to the download host, same path
+            # (here 127.0.0.1 plays catalogue.dataspace.copernicus.eu and localhost the download host).
+            with self.owner.stats.lock:
+                self.owner.stats.auth_headers_on_redirect.append("Authorization" in self.headers)
+            return self._status(
+                301, {"Location": f"http://localhost:{self.owner.port}/odata/v1/Products({product.uuid})/$value"}
+            )
+        if refused := self._bearer_refusal(product):
+            return self._json({"detail": refused}, 401)
+        if not product.online:
+            return self._status(202, text="Offline product, retrieval triggered")
+        return self._serve(product)
+
+    def _cdse_search(self, query: dict) -> None:
+        """``/odata/v1/Products`` with the documented options and limits; anything else is a 400."""
+        try:
+            options = {k: v[-1] for k, v in query.items()}
+            unknown = set(options) - {"$filter", "$orderby", "$top", "$skip", "$count", "$expand"}
+            if unknown:
+                raise ValueError(f"unsupported options {sorted(unknown)}")
+            top = int(options.get("$top", "20"))
+            skip = int(options.get("$skip", "0"))
+            if not 0 <= top <= min(1000, self.owner.page_limit):
+                raise ValueError(f"$top must be an integer in <0,{min(1000, self.owner.page_limit)}>")
+            if not 0 <= skip <= min(10_000, self.owner.max_skip):
+                raise ValueError(f"$skip must be an integer in <0,{min(10_000, self.owner.max_skip)}>")
+            count = options.get("$count", "false")
+            if count not in ("True", "true", "1", "False", "false", "0"):
+                raise ValueError("$count must be one of True, true, 1, False, false, 0")
+            expand = options.get("$expand")
+            if expand not in (None, "Attributes", "Assets"):
+                raise ValueError("$expand accepts Attributes or Assets")
+            order = options.get("$orderby")
+            order_match = re.fullmatch(
+                r"(ContentDate/Start|ContentDate/End|PublicationDate|ModificationDate)(?: (asc|desc))?", order or ""
+            )
+            if order is not None and not order_match:
+                raise ValueError(f"$orderby does not accept `{order}`")
+            filt = options.get("$filter", "")
+            found = [p for p in self.owner.products.values() if not filt or _cdse_eval(filt, p)]
+        except ValueError as exc:
+            return self._json({"detail": {"message": f"Invalid request: {exc}"}}, 400)
+        # Unordered without $orderby (here: by Id); with it, ties are broken by Id so paging is stable.
+        found.sort(key=lambda p: p.uuid)
+        if order_match:
+            found.sort(key=lambda p: p.sensing, reverse=order_match[2] == "desc")
+        context = "$metadata#Products(Attributes())" if expand == "Attributes" else "$metadata#Products"
+        body: dict = {"@odata.context": context, "value": []}
+        if count in ("True", "true", "1"):
+            body["@odata.count"] = len(found)
+        body["value"] = [
+            _cdse_item(p, self.owner.cdse_checksums, expand == "Attributes") for p in found[skip : skip + top]
+        ]
+        if skip + top < len(found):
+            body["@odata.nextLink"] = f"{self.owner.url}/Products?" + urlencode({**options, "$skip": str(skip + top)})
+        self._json(body)
+
+    # -- STAC ---------------------------------------------------------------------------------
+    def _stac(self, path: str, query: dict) -> None:
+        base = self.owner.url
+        if path in ("/stac/", "/stac"):
+            return self._json(
+                {
+                    "type": "Catalog",
+                    "id": "stand-in",
+                    "stac_version": "1.1.0",
+                    "description": "stand-in STAC API",
+                    "conformsTo": [
+                        "https://api.stacspec.org/v1.0.0/core",
+                        "https://api.stacspec.org/v1.0.0/item-search",
+                        "https://api.stacspec.org/v1.0.0/collections",
+                    ],
+                    "links": [
+                        {"rel": "self", "href": base, "type": "application/json"},
+                        {"rel": "root", "href": base, "type": "application/json"},
+                        {"rel": "search", "href": f"{base}search", "type": "application/geo+json", "method": "POST"},
+                        {"rel": "search", "href": f"{base}search", "type": "application/geo+json", "method": "GET"},
+                        {"rel": "data", "href": f"{base}collections", "type": "application/json"},
+                    ],
+                }
+            )
+        if path == "/stac/conformance":
+            return self._json({"conformsTo": ["https://api.stacspec.org/v1.0.0/item-search"]})
+        match = re.fullmatch(r"/odata/v1/Products\(([^)]+)\)/\$value", path)
+        if match and match[1] in self.owner.products:
+            product = self.owner.products[match[1]]
+            if self.owner.stac_oidc and (refused := self._bearer_refusal(product)):
+                return self._json({"detail": refused}, 401)
+            return self._serve(product)
+        if path == "/stac/search":
+            body = {k: v[0] for k, v in query.items()}
+            return self._stac_search(body)
+        self._status(404, text="not found")
+
+    def _stac_search(self, body: dict) -> None:
+        self._count("search")
+        area = shape(body["intersects"]) if body.get("intersects") else None
+        when = body.get("datetime") or "../.."
+        lo, _, hi = when.partition("/")
+        limit = int(body.get("limit") or 10)
+        offset = int(body.get("token") or 0)
+        found = []
+        for p in sorted(self.owner.products.values(), key=lambda p: p.sensing):
+            if area is not None and not area.intersects(shapely_wkt.loads(p.footprint_wkt)):
+                continue
+            if lo not in ("", "..") and p.sensing < _parse_time(lo):
+                continue
+            if hi not in ("", "..") and p.sensing > _parse_time(hi):
+                continue
+            found.append(p)
+        page = found[offset : offset + limit]
+        result = {
+            "type": "FeatureCollection",
+            "features": [_stac_item(p, self.owner.url, self.owner.stac_oidc) for p in page],
+            "numberMatched": len(found),
+            "numberReturned": len(page),
+            "links": [],
+        }
+        if offset + limit < len(found):
+            nxt = dict(body, token=str(offset + limit))
+            result["links"].append({"rel": "next", "href": f"{self.owner.url}search", "method": "POST", "body": nxt})
+        self._json(result)
+
+    # -- downloads ----------------------------------------------------------------------------
+    def _serve(self, product: FakeProduct) -> None:
+        owner = self.owner
+        if owner._slots is not None and not owner._slots.acquire(blocking=False):
+            return self._status(429, {"Retry-After": "1"}, "too many connections")
+        with owner.stats.lock:
+            owner.stats.active += 1
+            owner.stats.peak_active = max(owner.stats.peak_active, owner.stats.active)
+        try:
+            self._serve_bytes(product)
+        finally:
+            with owner.stats.lock:
+                owner.stats.active -= 1
+            if owner._slots is not None:
+                owner._slots.release()
+
+    def _serve_bytes(self, product: FakeProduct) -> None:
+        owner = self.owner
+        self._count("download")
+        fault = owner.faults.take(product.name)
+        if fault == "500":
+            return self._status(500, text="Internal Server Error")
+        if fault == "429":
+            return self._status(429, {"Retry-After": str(owner.faults.retry_after)}, "slow down")
+        if fault == "down":
+            owner.faults.down = True
+            return self._drop()
+        data = product.data
+        if fault == "corrupt":
+            data = bytearray(data)
+            middle = len(data) // 2
+            data[middle : middle + 64] = bytes(64)
+            data = bytes(data)
+        if fault == "truncate":
+            data = data[: len(data) * 2 // 3]
+        start = 0
+        range_header = self.headers.get("Range")
+        if range_header and fault not in ("corrupt", "truncate"):
+            start = int(re.match(r"bytes=(\d+)-", range_header)[1])
+            with owner.stats.lock:
+                owner.stats.range_requests[product.name] += 1
+        body = data[start:]
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.end_headers()
+        cut = len(body) // 2 if fault in ("drop", "timeout") else len(body)
+        if not self._send(body[:cut]):
+            return
+        if fault == "timeout":
+            time.sleep(owner.faults.timeout_sleep)
+        if fault in ("drop", "timeout"):
+            return self._drop()
+        with owner.stats.lock:
+            if fault == "corrupt":
+                owner.stats.corrupt_sent[product.name] += 1
+            elif fault != "truncate":
+                owner.stats.completed[product.name] += 1
+
+    def _send(self, data: bytes) -> bool:
+        """Write ``data`` at most at the per-connection bandwidth cap; False if the client went away."""
+        cap = self.owner.bandwidth
+        chunk = 16 * 1024 if cap else 256 * 1024
+        started = time.monotonic()
+        sent = 0
+        try:
+            for pos in range(0, len(data), chunk):
+                piece = data[pos : pos + chunk]
+                self.wfile.write(piece)
+                sent += len(piece)
+                with self.owner.stats.lock:
+                    self.owner.stats.bytes_sent += len(piece)
+                if cap:
+                    ahead = sent / cap - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        return True
+
+
+# -- query matching -------------------------------------------------------------------------------
+def _parse_time(text: str) -> datetime:
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _dhus_match(p: FakeProduct, q: str) -> bool:
+    m = re.search(r'beginPosition:\["?([^" ]+)"? TO "?([^" \]]+)"?\]', q, re.I)
+    if m and not (_parse_time(m[1]) <= p.sensing <= _parse_time(m[2])):
+        return False
+    if (m := re.search(r'producttype:"?(\w+)"?', q)) and m[1] != "S2MSI2A":
+        return False
+    if (m := re.search(r'cloudcoverpercentage:\["?([\d.]+)"? TO "?([\d.]+)"?\]', q)) and not (
+        float(m[1]) <= p.cloud <= float(m[2])
+    ):
+        return False
+    if (m := re.search(r'tileid:"?(\w+)"?', q)) and m[1] != p.tile:
+        return False
+    m = re.search(r'footprint:"Intersects\((.*?)\)"', q)
+    return m is None or shapely_wkt.loads(m[1]).intersects(shapely_wkt.loads(p.footprint_wkt))
+
+
+#: A date literal as CDSE accepts it: ISO 8601 with seconds, optional fraction, Z or an offset (none: UTC).
+_ODATA_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?"
+_CDSE_COLLECTION = re.compile(r"Collection/Name eq '([\w-]+)'")
+_CDSE_DATE = re.compile(rf"ContentDate/(Start|End) (eq|gt|ge|lt|le) ({_ODATA_TIME})")
+_CDSE_ATTRIBUTE = re.compile(
+    r"Attributes/OData\.CSC\.(String|Double|Integer|DateTimeOffset)Attribute/any\(att:att/Name eq '(\w+)' and "
+    r"att/OData\.CSC\.\1Attribute/Value (eq|gt|ge|lt|le) ('[^']*'|-?\d+(?:\.\d+)?)\)"
+)
+_CDSE_INTERSECTS = re.compile(r"OData\.CSC\.Intersects\(area=geography'SRID=4326;([A-Z]+ ?\(.*\))'\)")
+_CDSE_CONTAINS = re.compile(r"(contains|startswith|endswith)\(Name,'([^']*)'\)")
+_COMPARE = {
+    "eq": lambda a, b: a == b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+
+
+def _split_top(expr: str, word: str) -> list[str]:
+    """``expr`` split on `` word `` outside parentheses and quotes."""
+    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    sep = f" {word} "
+    while i < len(expr):
+        ch = expr[i]
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and expr.startswith(sep, i):
+            parts.append(expr[start:i])
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    if depth or quoted:
+        raise ValueError("unbalanced parentheses or quotes in $filter")
+    return [*parts, expr[start:]]
+
+
+def _closing(expr: str) -> int:
+    """Index of the parenthesis closing the one that opens ``expr``."""
+    depth, quoted = 0, False
+    for i, ch in enumerate(expr):
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch in "()":
+            depth += 1 if ch == "(" else -1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _cdse_eval(expr: str, p: FakeProduct) -> bool:
+    """Whether a product matches a ``$filter`` written in the syntax CDSE documents; ValueError otherwise."""
+    expr = expr.strip()
+    if len(alternatives := _split_top(expr, "or")) > 1:
+        return any(_cdse_eval(e, p) for e in alternatives)
+    if len(conditions := _split_top(expr, "and")) > 1:
+        return all(_cdse_eval(e, p) for e in conditions)
+    if expr.startswith("not "):
+        return not _cdse_eval(expr[4:], p)
+    if expr.startswith("(") and _closing(expr) == len(expr) - 1:
+        return _cdse_eval(expr[1:-1], p)
+    if m := _CDSE_COLLECTION.fullmatch(expr):
+        return m[1] == "SENTINEL-2"
+    if m := _CDSE_DATE.fullmatch(expr):
+        return _COMPARE[m[2]](p.sensing, _parse_time(m[3]))
+    if m := _CDSE_ATTRIBUTE.fullmatch(expr):
+        kind, name, op, literal = m[1], m[2], m[3], m[4]
+        attributes = {a["Name"]: a for a in _cdse_attributes(p)}
+        if (kind == "String") != literal.startswith("'"):
+            raise ValueError(f"a {kind}Attribute compares with a {'quoted' if kind == 'String' else 'numeric'} value")
+        attribute = attributes.get(name)
+        if attribute is None or attribute["ValueType"] != kind:
+            return False
+        value = literal.strip("'") if kind == "String" else float(literal)
+        return _COMPARE[op](attribute["Value"], value)
+    if m := _CDSE_INTERSECTS.fullmatch(expr):
+        if m[1].startswith("MULTI"):
+            raise ValueError("MULTIPOLYGON is not supported")  # CDSE OData documentation, "Disclaimers"
+        try:
+            area = shapely_wkt.loads(m[1])
+        except Exception as exc:  # shapely raises GEOSException for unclosed rings and bad WKT
+            raise ValueError(f"invalid geography: {exc}") from None
+        return area.intersects(shapely_wkt.loads(p.footprint_wkt))
+    if m := _CDSE_CONTAINS.fullmatch(expr):
+        name = p.name + ".SAFE"
+        return {"contains": m[2] in name, "startswith": name.startswith(m[2]), "endswith": name.endswith(m[2])}[m[1]]
+    raise ValueError(f"cannot parse the $filter condition `{expr[:120]}`")
