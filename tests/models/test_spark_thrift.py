@@ -3,9 +3,8 @@
 pyspark ships Spark's HiveThriftServer2; the test starts it on 127.0.0.1 (in-memory catalog, parquet
 as in the session test), runs `s2lake models build --target spark` with models.spark_method=thrift
 and checks the marts against the duckdb ones. It costs a second JVM and a full build through the
-server (about two and a half minutes on two busy cores), more than this folder's time budget, so it
-runs when TEST_SPARK_THRIFT=1 is set (e.g. a separate CI job) and skips otherwise, or when the
-thrift-server jar or Java are absent.
+server (one to two and a half minutes on two cores); it skips only when the thrift-server jar or
+Java are absent.
 """
 
 from __future__ import annotations
@@ -43,8 +42,6 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def thrift_server(tmp_path_factory):
-    if os.environ.get("TEST_SPARK_THRIFT") != "1":
-        pytest.skip("set TEST_SPARK_THRIFT=1 to run the Spark Thrift server test (about 150 s more)")
     home = _pyspark_home()
     if home is None or not list((home / "jars").glob("spark-hive-thriftserver_*.jar")):
         pytest.skip("pyspark's jars have no spark-hive-thriftserver jar: cannot start a Thrift server")
