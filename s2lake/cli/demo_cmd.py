@@ -128,8 +128,7 @@ def demo(
     store = TableStore(run.app.warehouse)
     run.note("warehouse", run.app.warehouse.root)
     for name in store.names():
-        table = store.require(name)
-        run.note(f"table {name}", f"version {table.version()}, {table.to_pyarrow_dataset().count_rows()} rows")
+        run.note(f"table {name}", f"version {store.require(name).version()}, {store.count(name)} rows")
     typer.echo("")
     emit(timings, "table", title="demo steps")
     emit([{"what": what, "value": value} for what, value in run.facts], "table", title="what the demo did")

@@ -42,7 +42,7 @@ def tables(
         rows.append(
             {
                 "table": name,
-                "rows": int(table.to_pyarrow_dataset().count_rows()),
+                "rows": store.count(name),
                 "version": table.version(),
                 "partitioned_by": ",".join(table.metadata().partition_columns),
                 "files": add_table.num_rows,

@@ -113,22 +113,31 @@ class TableStore:
         )
 
     def read(self, name: str, columns: list[str] | None = None, where: str | None = None) -> pa.Table:
-        """Read a table into Arrow: optionally some columns and a SQL ``where`` (DataFusion)."""
+        """Read a table into Arrow, with the table's own column types: optionally some columns and a
+        SQL ``where`` (DataFusion syntax)."""
         table = self.require(name)
-        if where is None:
-            return table.to_pyarrow_dataset().to_table(columns=columns)
-        return _query(table, columns, where)
+        schema = pa.schema(table.schema().to_arrow())
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
+        result = _query(table, ", ".join(f'"{c}"' for c in schema.names), where)
+        # DataFusion answers with view types (Utf8View, ...), which many pyarrow kernels lack.
+        return result.cast(schema)
 
     def count(self, name: str) -> int:
-        return self.require(name).to_pyarrow_dataset().count_rows()
+        return _query(self.require(name), "count(*) AS n", None).column("n")[0].as_py()
 
 
-def _query(table: DeltaTable, columns: list[str] | None, where: str) -> pa.Table:
+def _query(table: DeltaTable, select: str, where: str | None) -> pa.Table:
+    """Run one SELECT over a Delta table with delta-rs's own engine (DataFusion).
+
+    Deliberately not ``DeltaTable.to_pyarrow_dataset()``: its scanner threads can outlive the
+    interpreter and abort the process at exit ("terminate called without an active exception",
+    delta-rs issue 2184), which turns a successful command into exit code 134.
+    """
     from deltalake import QueryBuilder
 
-    cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    result = QueryBuilder().register("t", table).execute(f"SELECT {cols} FROM t WHERE {where}")
-    return pa.table(result.read_all())
+    sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
+    return pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
 
 
 def _as_reader(schema: pa.Schema, data: pa.Table | Iterable[pa.RecordBatch]) -> pa.RecordBatchReader:
