@@ -123,8 +123,9 @@ def compute_labels(
     tables = {
         PATCH_LANDCOVER.name: engine.query(read_sql("labels_patch_landcover")),
         PATCH_COUNTRY.name: engine.query(read_sql("labels_patch_country")),
-        PATCH_OVERLAPS.name: engine.query(read_sql("labels_patch_overlaps")),
     }
+    engine.materialize("patch_shrunk", read_sql("labels_patch_shrunk"))
+    tables[PATCH_OVERLAPS.name] = engine.query(read_sql("labels_patch_overlaps"))
     tables = {name: _conform(CORE_TABLES[name], t) for name, t in tables.items()}
     landcover, country = tables[PATCH_LANDCOVER.name], tables[PATCH_COUNTRY.name]
     codes = pc.value_counts(country.column("country_code").combine_chunks()).to_pylist()
