@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,7 @@ from shapely.geometry import shape
 from shapely.ops import unary_union
 
 from s2lake.errors import ConfigError
-
-_TILE = re.compile(r"^T?(\d{2}[C-X][A-Z]{2})$")
+from s2lake.grid import TILE
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ class Aoi:
 
 
 def _tile(text: str, where: str) -> str:
-    match = _TILE.match(text.strip().upper())
+    match = TILE.match(text.strip().upper())
     if not match:
         raise ConfigError(f"`{text}` is not an MGRS tile id", where=where, fix="write tiles like 33UUP or T33UUP")
     return match[1]
@@ -50,7 +48,7 @@ def load_aoi(spec: str) -> Aoi:
         if suffix == ".csv":
             rows = list(csv.reader(text.splitlines()))
             cells = [r[0] for r in rows if r and r[0].strip()]
-            if cells and not _TILE.match(cells[0].strip().upper()):
+            if cells and not TILE.match(cells[0].strip().upper()):
                 cells = cells[1:]  # header row
             tiles = tuple(_tile(c, str(path)) for c in cells)
             return Aoi(_tiles_footprint(tiles), tiles)

@@ -59,7 +59,7 @@ class Measurement:
     errors: str = ""
 
 
-def _speed(mirror: MirrorSettings, url: str, auth, sample: int, timeout: float) -> tuple[float, int]:
+def _speed(url: str, auth, sample: int, timeout: float) -> tuple[float, int]:
     with requests.Session() as session:
         started = monotonic()
         response = open_url(session, url, {**auth.headers(), "Range": f"bytes=0-{sample - 1}"}, auth, timeout)
@@ -100,7 +100,7 @@ def measure(mirror: MirrorSettings, settings: IngestSettings, now: datetime) -> 
     if offer is not None:
         try:
             m.speed_bytes_per_s, m.sample_bytes = _speed(
-                mirror, offer.url, catalogue.auth, settings.rank_sample_bytes, settings.scheduler.timeout_seconds
+                offer.url, catalogue.auth, settings.rank_sample_bytes, settings.scheduler.timeout_seconds
             )
         except (S2LakeError, requests.RequestException) as exc:
             errors.append(f"speed: {getattr(exc, 'message', exc)}")

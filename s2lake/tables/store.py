@@ -64,32 +64,15 @@ class TableStore:
 
     def replace_where(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch], predicate: str) -> None:
         """Atomically replace the rows matching ``predicate`` with ``data`` (one commit)."""
-        reader = _as_reader(spec.schema, data)
-        write_deltalake(
-            self.uri(spec.name),
-            reader,
-            mode="overwrite",
-            predicate=predicate if self.open(spec.name) is not None else None,
-            partition_by=list(spec.partition_by) or None,
-            storage_options=self.warehouse.storage_options(),
-            description=spec.description if self.open(spec.name) is None else None,
-            name=spec.name if self.open(spec.name) is None else None,
-        )
+        exists = self.open(spec.name) is not None
+        self._write(spec, _as_reader(spec.schema, data), "overwrite", predicate=predicate if exists else None)
 
     def upsert(self, spec: TableSpec, rows: pa.Table) -> None:
         """Insert or update rows by the table's key (one MERGE commit)."""
         rows = rows.select(spec.schema.names).cast(spec.schema)
         table = self.open(spec.name)
         if table is None:
-            write_deltalake(
-                self.uri(spec.name),
-                rows,
-                mode="append",
-                partition_by=list(spec.partition_by) or None,
-                storage_options=self.warehouse.storage_options(),
-                description=spec.description,
-                name=spec.name,
-            )
+            self._write(spec, rows, "append")
             return
         on = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
         (
@@ -101,15 +84,19 @@ class TableStore:
 
     def overwrite(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch]) -> None:
         """Replace the whole table (one commit)."""
+        self._write(spec, _as_reader(spec.schema, data), "overwrite", schema_mode="overwrite")
+
+    def _write(self, spec: TableSpec, data: pa.Table | pa.RecordBatchReader, mode: str, **options: object) -> None:
+        """One ``write_deltalake`` commit with the table's partitioning and metadata."""
         write_deltalake(
             self.uri(spec.name),
-            _as_reader(spec.schema, data),
-            mode="overwrite",
-            schema_mode="overwrite",
+            data,
+            mode=mode,
             partition_by=list(spec.partition_by) or None,
             storage_options=self.warehouse.storage_options(),
             description=spec.description,
             name=spec.name,
+            **options,
         )
 
     def read(self, name: str, columns: list[str] | None = None, where: str | None = None) -> pa.Table:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +22,7 @@ from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.engines import Engine, SedonaDBEngine, SparkEngine
 from sedona_jobs.labels.sql_files import read_sql
 from sedona_jobs.reference.codelists import clc_classes
-from sedona_jobs.reference.geoparquet import reference_dir, require_table
+from sedona_jobs.reference.geoparquet import DATA_FILE, reference_dir, require_table
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +47,20 @@ class LabelsReport:
         return self.patches / self.seconds if self.seconds else 0.0
 
 
-def make_engine(name: str, spark: Any = None) -> Engine:
+def make_engine(name: str) -> Engine:
     if name == "sedonadb":
         return SedonaDBEngine()
     if name == "spark":
-        if spark is None:
-            from s2lake.spark import JARS_ENV, build_session
+        from s2lake.spark import JARS_ENV, build_session
 
-            try:
-                spark = build_session()
-            except Exception as exc:  # the JVM's reasons are many (no Java, no Maven, bad jars)
-                raise ConfigError(
-                    f"cannot start Spark with Sedona and Delta: {str(exc).splitlines()[0][:300]}",
-                    fix=f"set {JARS_ENV} to a folder with the Sedona and Delta jars (or allow Maven access for "
-                    "spark.jars.packages in spark-defaults.conf), install Java 17/21, or use --engine sedonadb",
-                ) from exc
+        try:
+            spark = build_session()
+        except Exception as exc:  # the JVM's reasons are many (no Java, no Maven, bad jars)
+            raise ConfigError(
+                f"cannot start Spark with Sedona and Delta: {str(exc).splitlines()[0][:300]}",
+                fix=f"set {JARS_ENV} to a folder with the Sedona and Delta jars (or allow Maven access for "
+                "spark.jars.packages in spark-defaults.conf), install Java 17/21, or use --engine sedonadb",
+            ) from exc
         return SparkEngine(spark)
     raise ConfigError(f"unknown engine {name!r}", fix="use --engine sedonadb or --engine spark")
 
@@ -71,7 +70,7 @@ def pick_country_source(warehouse: Warehouse, wanted: CountrySource) -> str:
     if wanted != "auto":
         return wanted
     for name in ("nuts", "countries"):
-        if (reference_dir(warehouse, name) / "part-00000.parquet").is_file():
+        if (reference_dir(warehouse, name) / DATA_FILE).is_file():
             return name
     raise ReferenceDataError(
         "no country reference table (nuts or countries) in the warehouse",
@@ -150,11 +149,10 @@ def build_labels(
     engine: str = "sedonadb",
     country_source: CountrySource = "auto",
     skip_unknown_epsg: bool = False,
-    spark: Any = None,
 ) -> LabelsReport:
     """Compute and write patch_landcover, patch_country and patch_overlaps (one commit each)."""
     tables, report = compute_labels(
-        warehouse, make_engine(engine, spark), country_source=country_source, skip_unknown_epsg=skip_unknown_epsg
+        warehouse, make_engine(engine), country_source=country_source, skip_unknown_epsg=skip_unknown_epsg
     )
     store = TableStore(warehouse)
     for spec in (PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS):
