@@ -8,9 +8,16 @@ Workload (generated once, cached under ``bench/out/labels/``):
   overlapping by 9.8 km), stored in a Delta ``patches`` table without pixels.
 
 Each engine runs in its own child process (so its peak memory is its own) and does the same work:
-transform footprints UTM -> EPSG:3035, intersect with CLC, sum areas per patch and class. SedonaDB
-also runs the whole `labels build` computation (land cover + country + overlaps). Printed: seconds,
-patches/s, ratio to geopandas, peak RSS, and a check that the engines agree on the total area.
+transform footprints UTM -> EPSG:3035, intersect with CLC, sum areas per patch and class.
+
+* ``sedonadb``: s2lake's own land-cover SQL (``sql/labels_patch_landcover.sql``), whose areas come
+  from ``S2L_ClipArea`` (convex clip, no overlay); ``sedonadb_all_tables``: the whole `labels build`
+  computation (land cover + country + overlaps);
+* ``sedonadb_geos``, ``duckdb``, ``geopandas``: the textbook ``ST_Area(ST_Intersection(...))``, a GEOS
+  overlay per pair, on SedonaDB, DuckDB spatial and geopandas/shapely.
+
+Printed: seconds, patches/s, ratio to geopandas, peak RSS, and a check that the engines agree on the
+total area.
 
     uv run python bench/labels.py                      # full size
     uv run python bench/labels.py --polygons 100000 --tiles 2   # quick look
@@ -30,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 GOAL = 26_700  # patches/s: 1000x the seeds' PostGIS rate (~1,600 patches/min)
-ENGINES = ("sedonadb", "sedonadb_all_tables", "duckdb", "geopandas")
+ENGINES = ("sedonadb", "sedonadb_all_tables", "sedonadb_geos", "duckdb", "geopandas")
 #: Tiles around 33UUU (Brandenburg / Saxony-Anhalt / Thuringia), zones 32 and 33.
 TILE_BOX_LONLAT = (10.0, 50.3, 13.8, 53.3)
 CLC_BOX_SIZE_M = 1_000_000
@@ -105,6 +112,27 @@ def run_sedonadb(setup: dict) -> dict:
     engine = SedonaDBEngine()
     register_inputs(Warehouse.at(setup["warehouse"]), engine, country_source="countries")
     table = engine.query(read_sql("labels_patch_landcover"))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": table.num_rows, "area_km2": _area_km2(table.column("area_m2"))}
+
+
+def run_sedonadb_geos(setup: dict) -> dict:
+    from s2lake.warehouse import Warehouse
+    from sedona_jobs.labels.build import register_inputs
+    from sedona_jobs.labels.engines import SedonaDBEngine
+
+    started = time.perf_counter()
+    engine = SedonaDBEngine()
+    register_inputs(Warehouse.at(setup["warehouse"]), engine, country_source="countries")
+    table = engine.query(
+        """
+        SELECT * FROM (
+            SELECT p.patch_id, c.code_18 AS clc_code, SUM(ST_Area(ST_Intersection(p.geom, c.geometry))) AS area_m2
+            FROM patch_geoms AS p JOIN clc AS c ON ST_Intersects(p.geom, c.geometry)
+            GROUP BY p.patch_id, c.code_18
+        ) WHERE area_m2 > 0
+        """
+    )
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": table.num_rows, "area_km2": _area_km2(table.column("area_m2"))}
 
@@ -198,6 +226,7 @@ def child(engine: str, setup: dict) -> None:
     import deltalake  # noqa: F401
     import duckdb  # noqa: F401
     import geopandas  # noqa: F401
+    import numba  # noqa: F401
     import pyarrow.dataset  # noqa: F401
     import sedona.db  # noqa: F401
 

@@ -1,7 +1,8 @@
 """Engine adapters: the few operations the label job needs from SedonaDB and from Sedona on Spark.
 
 Both engines see the same views (``patches_in``, ``clc``, ``nuts``/``countries``, ``clc_classes``)
-and run the same ``sql/`` text; only how a view is created and how results come back differ.
+and run the same ``sql/`` text, with the same extra function (``S2L_ClipArea``, see
+:mod:`sedona_jobs.labels.clip_area`); only how a view is created and how results come back differ.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from s2lake.tables.store import TableStore
+from sedona_jobs.labels import clip_area
 
 #: The only patch columns the joins read: never the pixel arrays.
 PATCH_COLUMNS = ["patch_id", "tile", "epsg", "footprint"]
@@ -37,6 +39,7 @@ class SedonaDBEngine:
         import sedona.db
 
         self.sd = sedona.db.connect()
+        clip_area.register_sedonadb(self.sd)
 
     def register_patches(self, store: TableStore) -> None:
         self.register_arrow("patches_in", store.read("patches", columns=PATCH_COLUMNS))
@@ -64,6 +67,7 @@ class SparkEngine:
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark
+        clip_area.register_spark(spark)
 
     def register_patches(self, store: TableStore) -> None:
         uri = store.uri("patches")

@@ -1,0 +1,333 @@
+"""``S2L_ClipArea(convex, geom)``: the area of ``geom`` inside a convex polygon, without building the shape.
+
+Why hand-written: the label joins need ~600,000 intersection areas per 100,000 patches, and GEOS
+(behind ``ST_Area(ST_Intersection(...))`` in SedonaDB, Sedona on Spark, DuckDB and shapely) builds a
+full overlay for each, about 28 µs a pair on this project's benchmark machine: 17 s of CPU, four
+times the whole time budget of the label job. Every patch footprint is a convex quadrilateral, and
+for a convex clip region the area needs no overlay: clip each ring of ``geom`` against the
+footprint's edges (Sutherland-Hodgman) and sum the shoelace areas. No library offers that area
+function, so this module does, compiled with numba: about 0.5 µs a pair.
+
+Why it is exact: clipping a ring against one half-plane replaces each excursion outside the
+half-plane by a segment of its boundary line; the loop that excursion and segment form lies outside
+the open half-plane, so the winding number of the ring is unchanged inside it and zero outside.
+After the footprint's edges, the signed area of the clipped ring is the integral of the ring's
+winding number over the footprint, for convex or concave rings alike. Rings are counted with the
+orientation their role asks for (shell +, hole -) whatever the order of their vertices, so the sum
+over rings and polygons is the area of the intersection. Coordinates are shifted to the footprint's
+first corner first, so products of map coordinates (~4e6 m in EPSG:3035) do not cost precision.
+
+Inputs are WKB (``ST_AsBinary``), so one implementation serves every engine; :func:`register_sedonadb`
+and :func:`register_spark` give the SQL in ``sql/`` the same function on both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from s2lake.errors import S2LakeError
+
+#: The SQL name, the same on every engine.
+SQL_NAME = "S2L_ClipArea"
+
+#: Results smaller than this (m², or squared CRS units) are rounding, not area: a polygon that only
+#: touches the footprint's edge leaves a degenerate ring whose shoelace sum is ~1e-9, not 0.
+ZERO_AREA = 1e-6
+
+# Codes in the output that say why a pair has no area (NaN payloads would not survive Arrow).
+_BAD_CLIP = -1.0  # the first argument is not a convex polygon
+_BAD_GEOM = -2.0  # the second argument is not a (multi)polygon, or its WKB is cut short
+
+
+# One signature, read-only arrays (Arrow buffers are): numba compiles (or loads from its cache) once,
+# instead of once per combination of writable and read-only inputs.
+_BYTES = numba.types.Array(numba.uint8, 1, "C", readonly=True)
+_OFFSETS = numba.types.Array(numba.int64, 1, "C", readonly=True)
+_SIGNATURE = numba.float64[:](_OFFSETS, _BYTES, _OFFSETS, _BYTES)
+
+
+class ClipAreaError(S2LakeError):
+    """A geometry the area function cannot take (non-convex footprint, not a polygon)."""
+
+
+@numba.njit(inline="always")
+def _u32(data: np.ndarray, pos: int, little: bool) -> int:
+    b0, b1, b2, b3 = np.int64(data[pos]), np.int64(data[pos + 1]), np.int64(data[pos + 2]), np.int64(data[pos + 3])
+    if little:
+        return b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+    return b3 | (b2 << 8) | (b1 << 16) | (b0 << 24)
+
+
+@numba.njit(inline="always")
+def _read_points(data, pos, n, dims, little, x0, y0, rx, ry, raw):
+    """n points at ``pos`` into (rx, ry), shifted by (x0, y0). The bytes are copied into the aligned
+    buffer ``raw`` (WKB puts doubles at odd offsets) and read as doubles from there."""
+    nbytes = n * 8 * dims
+    raw[:nbytes] = data[pos : pos + nbytes]
+    if not little:
+        for k in range(n * dims):
+            raw[8 * k : 8 * k + 8] = raw[8 * k : 8 * k + 8][::-1].copy()
+    values = raw[:nbytes].view(np.float64)
+    for k in range(n):
+        rx[k] = values[k * dims] - x0
+        ry[k] = values[k * dims + 1] - y0
+
+
+@numba.njit(inline="always")
+def _header(data: np.ndarray, pos: int) -> tuple[bool, int, int, int]:
+    """(little endian, geometry type 1-7, coordinates per point, position after the header)."""
+    little = data[pos] == 1
+    code = _u32(data, pos + 1, little)
+    pos += 5
+    dims = 2
+    if code & 0x20000000:  # EWKB with an SRID
+        pos += 4
+    if code & 0x80000000:
+        dims += 1
+    if code & 0x40000000:
+        dims += 1
+    code &= 0x0FFFFFFF
+    if code >= 3000:
+        dims, code = 4, code - 3000
+    elif code >= 1000:
+        dims, code = 3, code - (2000 if code >= 2000 else 1000)
+    return little, code, dims, pos
+
+
+@numba.njit(inline="always")
+def _ring_area(xs: np.ndarray, ys: np.ndarray, n: int) -> float:
+    """Shoelace sum of a ring given without its closing point (twice the signed area)."""
+    total = 0.0
+    for k in range(n):
+        j = k + 1 if k + 1 < n else 0
+        total += xs[k] * ys[j] - xs[j] * ys[k]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _clip_ring(xs, ys, n, qx, qy, nq, bx, by):
+    """Sutherland-Hodgman: the ring (xs, ys)[:n] clipped by the counter-clockwise convex polygon
+    (qx, qy)[:nq]. Returns the clipped ring's twice-signed area, or NaN when a stage could outgrow
+    its half of the scratch space ``bx``/``by`` (each input point yields at most two)."""
+    cx, cy, m = xs, ys, n
+    half = bx.shape[0] // 2
+    for e in range(nq):
+        if m == 0:
+            return 0.0
+        if 2 * m > half:
+            return np.nan
+        ax, ay = qx[e], qy[e]
+        e1 = e + 1 if e + 1 < nq else 0
+        ex, ey = qx[e1] - ax, qy[e1] - ay
+        ox, oy = (bx[:half], by[:half]) if e % 2 == 0 else (bx[half:], by[half:])  # not the half being read
+        k = 0
+        px, py = cx[m - 1], cy[m - 1]
+        ps = ex * (py - ay) - ey * (px - ax)
+        for i in range(m):
+            sx, sy = cx[i], cy[i]
+            ss = ex * (sy - ay) - ey * (sx - ax)
+            if (ss >= 0.0) != (ps >= 0.0):  # the edge crosses the line: keep the crossing point
+                t = ps / (ps - ss)
+                ox[k] = px + t * (sx - px)
+                oy[k] = py + t * (sy - py)
+                k += 1
+            if ss >= 0.0:
+                ox[k] = sx
+                oy[k] = sy
+                k += 1
+            px, py, ps = sx, sy, ss
+        cx, cy, m = ox, oy, k
+    return _ring_area(cx, cy, m)
+
+
+@numba.njit(cache=True, nogil=True)
+def _clip_polygon(data, pos, little, dims, x0, y0, qx, qy, nq, rx, ry, bx, by, raw):
+    """One WKB polygon (its rings at ``pos``) inside the clip polygon: returns (status, twice the
+    area, position after the polygon). Status 1: the WKB is cut short; status 2: a ring has more
+    points than the buffers hold (the middle value is then the count needed)."""
+    end = data.shape[0]
+    if pos + 4 > end:
+        return 1, 0.0, pos
+    rings = _u32(data, pos, little)
+    pos += 4
+    total = 0.0
+    for r in range(rings):
+        if pos + 4 > end:
+            return 1, 0.0, pos
+        npts = _u32(data, pos, little)
+        pos += 4
+        if pos + npts * 8 * dims > end:
+            return 1, 0.0, pos
+        n = npts - 1 if npts > 0 else 0  # without the closing point
+        if n > rx.shape[0]:
+            return 2, float(n), pos  # the caller grows the buffers and reads this polygon again
+        _read_points(data, pos, n, dims, little, x0, y0, rx, ry, raw)
+        pos += npts * 8 * dims
+        if n < 3:
+            continue
+        full = _ring_area(rx, ry, n)
+        if full == 0.0:
+            continue
+        clipped = _clip_ring(rx, ry, n, qx, qy, nq, bx, by)
+        if np.isnan(clipped):
+            return 2, float(2 * rx.shape[0]), pos
+        # A shell counts positive and a hole negative, whichever way its vertices run.
+        sign = 1.0 if full > 0 else -1.0
+        total += sign * clipped if r == 0 else -sign * clipped
+    return 0, total, pos
+
+
+@numba.njit(cache=True, nogil=True)
+def _read_clip(a, qx, qy, raw):
+    """The clip polygon into (qx, qy), counter-clockwise and shifted to its first corner: returns
+    (corners, x0, y0), or corners 0 if it is not a convex polygon of one ring with 3 to 16 corners."""
+    if a.shape[0] < 9:
+        return 0, 0.0, 0.0
+    little, code, dims, pos = _header(a, 0)
+    if code != 3 or pos + 8 > a.shape[0] or _u32(a, pos, little) != 1:
+        return 0, 0.0, 0.0
+    npts = _u32(a, pos + 4, little)
+    pos += 8
+    nq = npts - 1 if npts > 0 else 0
+    if nq < 3 or nq > qx.shape[0] or pos + npts * 8 * dims > a.shape[0]:
+        return 0, 0.0, 0.0
+    _read_points(a, pos, nq, dims, little, 0.0, 0.0, qx, qy, raw)
+    x0, y0 = qx[0], qy[0]
+    for k in range(nq):
+        qx[k] -= x0
+        qy[k] -= y0
+    if _ring_area(qx, qy, nq) < 0.0:
+        for k in range(nq // 2):
+            j = nq - 1 - k
+            qx[k], qx[j] = qx[j], qx[k]
+            qy[k], qy[j] = qy[j], qy[k]
+    for k in range(nq):
+        k1 = (k + 1) % nq
+        k2 = (k + 2) % nq
+        if (qx[k1] - qx[k]) * (qy[k2] - qy[k1]) - (qy[k1] - qy[k]) * (qx[k2] - qx[k1]) < 0.0:
+            return 0, 0.0, 0.0
+    return nq, x0, y0
+
+
+@numba.njit(_SIGNATURE, cache=True, nogil=True)
+def clip_areas(a_off: np.ndarray, a_data: np.ndarray, b_off: np.ndarray, b_data: np.ndarray) -> np.ndarray:
+    """For each row: the area of WKB ``b`` inside the convex WKB polygon ``a`` (see module doc)."""
+    rows = a_off.shape[0] - 1
+    out = np.empty(rows, dtype=np.float64)
+    qx = np.empty(16, dtype=np.float64)
+    qy = np.empty(16, dtype=np.float64)
+    cap = 256
+    rx, ry = np.empty(cap), np.empty(cap)
+    bx, by = np.empty(8 * cap), np.empty(8 * cap)
+    raw = np.empty(cap * 32, dtype=np.uint8)
+    for i in range(rows):
+        nq, x0, y0 = _read_clip(a_data[a_off[i] : a_off[i + 1]], qx, qy, raw)
+        if nq == 0:
+            out[i] = _BAD_CLIP
+            continue
+        b = b_data[b_off[i] : b_off[i + 1]]
+        if b.shape[0] < 9:
+            out[i] = _BAD_GEOM
+            continue
+        little, code, dims, pos = _header(b, 0)
+        if code != 3 and code != 6:
+            out[i] = _BAD_GEOM
+            continue
+        parts = 1
+        if code == 6:
+            if pos + 4 > b.shape[0]:
+                out[i] = _BAD_GEOM
+                continue
+            parts = _u32(b, pos, little)
+            pos += 4
+        total = 0.0
+        status = 0
+        for _ in range(parts):
+            if code == 6:
+                if pos + 5 > b.shape[0]:
+                    status = 1
+                    break
+                little, part, dims, pos = _header(b, pos)
+                if part != 3:
+                    status = 1
+                    break
+            status, twice, after = _clip_polygon(b, pos, little, dims, x0, y0, qx, qy, nq, rx, ry, bx, by, raw)
+            while status == 2:  # a ring longer than the buffers: grow them, read the polygon again
+                cap = max(2 * cap, int(twice))
+                rx, ry = np.empty(cap), np.empty(cap)
+                bx, by = np.empty(8 * cap), np.empty(8 * cap)
+                raw = np.empty(cap * 32, dtype=np.uint8)
+                status, twice, after = _clip_polygon(b, pos, little, dims, x0, y0, qx, qy, nq, rx, ry, bx, by, raw)
+            if status != 0:
+                break
+            total += twice
+            pos = after
+        if status != 0:
+            out[i] = _BAD_GEOM
+            continue
+        area = 0.5 * total
+        out[i] = area if area > ZERO_AREA else 0.0
+    return out
+
+
+def _wkb_buffers(array: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and bytes of a binary Arrow array (binary, large_binary or binary_view)."""
+    array = pa.array(array)
+    if isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    if not pa.types.is_large_binary(array.type):
+        array = pc.cast(array, pa.large_binary())
+    _, offsets, data = array.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, dtype=np.uint8)
+    return offsets, data
+
+
+def clip_area(convex: Any, geom: Any) -> pa.Array:
+    """Arrow front of :func:`clip_areas`: WKB arrays in, float64 areas out (null where an input is).
+
+    Raises :class:`ClipAreaError` naming the first row whose footprint is not a convex polygon or
+    whose other geometry is not a polygon or multipolygon.
+    """
+    convex, geom = pa.array(convex), pa.array(geom)
+    areas = clip_areas(*_wkb_buffers(convex), *_wkb_buffers(geom))
+    valid = pc.and_(pc.is_valid(convex), pc.is_valid(geom)).to_numpy(zero_copy_only=False)
+    for code, what in ((_BAD_CLIP, "a convex polygon"), (_BAD_GEOM, "a polygon or multipolygon")):
+        bad = np.flatnonzero((areas == code) & valid)
+        if bad.size:
+            raise ClipAreaError(
+                f"{SQL_NAME}: argument {1 if code == _BAD_CLIP else 2} of row {int(bad[0])} is not {what} "
+                f"({bad.size} such rows)",
+                fix=f"call {SQL_NAME}(convex_footprint, polygon) with WKB (ST_AsBinary) of a patch footprint "
+                "and of a polygon layer",
+            )
+    return pa.array(areas, mask=~valid)
+
+
+def register_sedonadb(sd: Any) -> None:
+    """Make ``S2L_ClipArea(wkb, wkb)`` callable from SedonaDB SQL (numba releases the GIL, so
+    SedonaDB's partitions run it in parallel)."""
+    from sedonadb import udf
+
+    @udf.arrow_udf(pa.float64(), [udf.BINARY, udf.BINARY], name=SQL_NAME.lower())
+    def s2l_cliparea(convex: Any, geom: Any) -> pa.Array:
+        return clip_area(pa.array(convex.to_array()), pa.array(geom.to_array()))
+
+    sd.register(s2l_cliparea)
+
+
+def register_spark(spark: Any) -> None:
+    """Make ``S2L_ClipArea(wkb, wkb)`` callable from Spark SQL, as an Arrow UDF (Spark 4.1): the
+    executors' Python workers run the same compiled kernel, so they need numba installed."""
+    from pyspark.sql.functions import arrow_udf
+
+    @arrow_udf("double")
+    def s2l_cliparea(convex: pa.Array, geom: pa.Array) -> pa.Array:
+        return clip_area(convex, geom)
+
+    spark.udf.register(SQL_NAME, s2l_cliparea)
