@@ -28,12 +28,8 @@ from ingest.scheduler import GetReport, Scheduler, state_dir
 from ingest.search import search_all
 from ingest.selection import select_lowest_cloud
 from s2lake.config.ingest import IngestSettings
-from s2lake.errors import ConfigError, S2LakeError
+from s2lake.errors import ConfigError, LockedError, S2LakeError
 from s2lake.warehouse import Warehouse
-
-
-class LockedError(S2LakeError):
-    """Another ingest run holds the warehouse's lock."""
 
 
 class CatalogueUnavailable(S2LakeError):

@@ -11,7 +11,8 @@ Choices, and why:
   failed on yet; global and per-mirror connection limits are never exceeded.
 * A mirror failing ``bench_after`` times in a row rests for ``bench_seconds``; 429 pauses only that
   mirror for the Retry-After; an offline (LTA) product waits ``lta_poll_seconds`` and is asked again.
-* A corrupt archive is deleted and the product re-queued (on another mirror if there is one).
+* A corrupt archive is deleted and the product re-queued (on another mirror if there is one), whether
+  verification or extraction (a member's CRC) finds it; a partial extraction is removed with it.
 """
 
 from __future__ import annotations
@@ -260,7 +261,9 @@ class Scheduler:
         try:
             mirror.catalogue.limiter.wait()
             offer: Offer = mirror.catalogue.prepare(job.product.offers[name])
-            job.product.offers[name] = offer
+            if offer != job.product.offers[name]:  # e.g. DHuS: size and checksum asked for only now
+                job.product.offers[name] = offer
+                self.state.save_product(job.product)  # the products table row shows them
             if job.first_offline is not None and not mirror.catalogue.is_online(offer):
                 raise Offline("still in the long-term archive")
             if self.progress is not None:
@@ -282,7 +285,7 @@ class Scheduler:
                 self._last_transfer = time.monotonic()
             self.state.transition(pid, VERIFYING, mirror=name)
             try:
-                verify_archive(part, offer.size, offer.checksum, offer.checksum_algorithm)
+                verify_archive(part, offer.size, offer.checksum, offer.checksum_algorithm, extracting=self.cfg.extract)
             except CorruptArchive:
                 part.unlink(missing_ok=True)  # never resume from corrupt bytes
                 raise
@@ -334,6 +337,9 @@ class Scheduler:
             job.excluded.add(name)
             self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=False)
             return
+        except CorruptArchive as exc:  # a member failed its CRC: a corrupt download, fetched again
+            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=True)
+            return
         except Exception as exc:  # a failed extraction or copy: try again (from another mirror if any)
             log.exception("landing %s failed", pid)
             self._retry(job, mirror, f"landing failed: {type(exc).__name__}: {exc}", mirror_fault=False)
@@ -361,8 +367,10 @@ class Scheduler:
             shutil.rmtree(target)  # leftovers of a killed extraction
         try:
             tops = extractor.submit(extract_archive, str(part), str(target)).result()
-        except UnsafeArchive:
-            part.unlink(missing_ok=True)
+        except Exception as exc:
+            shutil.rmtree(target, ignore_errors=True)  # never leave a partial extraction behind
+            if isinstance(exc, (UnsafeArchive, CorruptArchive)):
+                part.unlink(missing_ok=True)  # bad bytes: the next attempt downloads again
             raise
         safe = f"{pid}.SAFE"
         staged = target / safe if tops == [safe] else target

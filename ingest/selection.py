@@ -54,7 +54,11 @@ def select_lowest_cloud(products: list[Product], per_year: bool = False) -> list
 
 
 def describe(products: list[Product]) -> dict:
-    """Counts, sizes, tiles, cloud cover and seasons of a product list."""
+    """Counts, sizes, tiles, cloud cover and seasons of a product list.
+
+    Sizes cover the products whose size is known (``products_with_size``): a product only DHuS offers
+    gets its size when it is downloaded, not from search.
+    """
     sizes = [p.size for p in products if p.size]
     clouds = [p.cloud_cover for p in products if p.cloud_cover is not None]
     per_tile = Counter(p.tile or "?" for p in products)
@@ -62,6 +66,7 @@ def describe(products: list[Product]) -> dict:
     total = len(products)
     return {
         "products": total,
+        "products_with_size": len(sizes),
         "total_size_bytes": sum(sizes),
         "average_size_bytes": round(sum(sizes) / len(sizes)) if sizes else None,
         "tiles": len(per_tile),

@@ -117,6 +117,14 @@ class StateStore:
                 queued.append(product)
         return queued
 
+    def save_product(self, product: Product) -> None:
+        """Store what was learnt about a product after it was queued (an offer's size and checksum)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE products SET payload = ?, updated = ? WHERE product_id = ?",
+                (json.dumps(product.to_json()), time.time(), product.product_id),
+            )
+
     def transition(
         self,
         product_id: str,

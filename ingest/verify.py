@@ -1,7 +1,10 @@
-"""Checking a downloaded archive: checksum when the catalogue gives one, then size and zip integrity.
+"""Checking a downloaded archive: size, then the catalogue's checksum, or the zip's CRCs when there is none.
 
-CDSE often lists no checksum, or a zero ``ContentLength``: then size (when known) and a full read of
-the zip (CRC of every member) are what catches a corrupt transfer.
+A matching checksum proves the bytes are the catalogue's, so the CRC pass (a second full read of a
+multi-GB product) is skipped when the archive is extracted next: extraction checks every member's
+CRC as it reads it and treats a mismatch as a corrupt download (:mod:`ingest.extract`). The CRC pass
+runs when no usable checksum is given (CDSE often lists none, or a zero ``ContentLength``), and when
+the zip is kept as it is, since then nothing else would read the members before they land.
 """
 
 from __future__ import annotations
@@ -34,8 +37,14 @@ def file_digest(path: Path, algorithm: str, block: int = 1 << 20) -> str:
     return hasher.hexdigest()
 
 
-def verify_archive(path: Path, size: int | None, checksum: str | None, algorithm: str | None) -> None:
-    """Raise :class:`CorruptArchive` unless the file matches what the catalogue said and unzips."""
+def verify_archive(
+    path: Path, size: int | None, checksum: str | None, algorithm: str | None, *, extracting: bool
+) -> None:
+    """Raise :class:`CorruptArchive` unless the file matches what the catalogue said.
+
+    ``extracting`` says the archive is unzipped next, which checks the member CRCs anyway; without it
+    the CRC pass runs even after a checksum matched.
+    """
     actual = path.stat().st_size
     if size and actual != size:
         raise CorruptArchive(f"size {actual} differs from the catalogue's {size}")
@@ -43,6 +52,13 @@ def verify_archive(path: Path, size: int | None, checksum: str | None, algorithm
         digest = file_digest(path, algorithm)
         if digest.lower() != checksum.lower():
             raise CorruptArchive(f"{algorithm.upper()} mismatch")
+        if extracting:
+            return
+    _check_crcs(path)
+
+
+def _check_crcs(path: Path) -> None:
+    """Read every member of the zip and compare its CRC-32 (``ZipFile.testzip``)."""
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()

@@ -57,3 +57,7 @@ class ReferenceDataError(S2LakeError):
 
 class ModelsError(S2LakeError):
     """The dbt build failed."""
+
+
+class LockedError(S2LakeError):
+    """Another run holds the lock it needs (e.g. ``ingest run`` on the same warehouse): retry later."""

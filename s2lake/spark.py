@@ -1,8 +1,8 @@
 """SparkSession for the cluster engine: ``spark-defaults.conf`` + Sedona + Delta.
 
 Settings come from the repository's ``spark-defaults.conf`` (or ``$S2LAKE_SPARK_CONF``, or
-``$SPARK_CONF_DIR/spark-defaults.conf``), so the embedded test session and a cluster job use the
-same documented file. Sedona's and Delta's JVM jars come either from Maven through
+``$SPARK_CONF_DIR/spark-defaults.conf``), so the embedded test session, dbt's ``session`` target and a
+cluster job use the same documented file. Sedona's and Delta's JVM jars come either from Maven through
 ``spark.jars.packages`` (the file's default) or, where the cluster has no Maven access, from a
 local folder named by ``S2LAKE_SPARK_JARS`` which must hold the Sedona shaded jar and the Delta
 jars; the folder then replaces ``spark.jars.packages`` with ``spark.jars``.
@@ -26,6 +26,8 @@ REQUIRED_JARS = {
     "delta-spark_": "Delta Lake",
     "delta-storage-": "Delta storage",
 }
+#: Packages of the classes those jars provide (what plain Spark cannot load).
+JAR_CLASS_PREFIXES = ("org.apache.sedona.", "io.delta.", "org.apache.spark.sql.delta.")
 
 
 def parse_defaults(text: str) -> dict[str, str]:
@@ -107,6 +109,24 @@ def session_config(
         conf["spark.jars"] = ",".join(str(j) for j in local_jars(folder))
     conf.update(extra or {})
     return conf
+
+
+def without_jars(conf: dict[str, str]) -> dict[str, str]:
+    """``conf`` for plain Spark, where neither Maven nor the Sedona and Delta jars are at hand.
+
+    Drops ``spark.jars.packages`` (resolving it needs Maven) and every class the jars provide from the
+    settings naming classes (SQL extensions, the Delta catalog, Sedona's Kryo registrator): Spark stops at
+    start-up on an unknown extension or catalog, and at the first shuffle on an unknown registrator.
+    Everything else (Kryo, adaptive execution, time zone, ...) stays as the defaults file says.
+    """
+    out: dict[str, str] = {}
+    for key, value in conf.items():
+        if key == "spark.jars.packages":
+            continue
+        kept = [item for item in value.split(",") if not item.strip().startswith(JAR_CLASS_PREFIXES)]
+        if kept:
+            out[key] = ",".join(kept)
+    return out
 
 
 def sedona_jars_available() -> str | None:

@@ -17,7 +17,7 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -47,6 +47,8 @@ class BandFile:
     band: str  # "B02", "B8A", "SCL"
     resolution: int  # 10, 20 or 60 (native resolution of the file)
     path: str  # rasterio-openable: local path, or /vsizip/... inside a .zip
+    shape: tuple[int, int] = (0, 0)  # (rows, cols), read from the file's header by open_product
+    block_rows: int = 0  # height of the file's JPEG 2000 tiles (the unit GDAL decodes)
 
 
 @dataclass(frozen=True)
@@ -298,8 +300,7 @@ def open_product(path: str | Path) -> L2AProduct:
             fix="the download is incomplete: download the product again",
         )
     geometry = parse_tile_metadata(source.read(tile_rel), source.where(tile_rel))
-    _check_rasters(listed, geometry, source)
-    bands = {layer: band for layer, (band, _) in listed.items()}
+    bands = _check_rasters(listed, geometry, source)
     offsets = {b.name: meta.boa_add_offset.get(b.esa_index, 0) for b in BANDS}
     return L2AProduct(
         source=str(path),
@@ -356,18 +357,22 @@ def _band_files(meta: ProductMetadata, source: _Folder | _Zip) -> dict[str, tupl
     return bands
 
 
-def _check_rasters(bands: dict[str, tuple[BandFile, str]], geometry: TileGeometry, source: _Folder | _Zip) -> None:
-    """Open every band (JPEG 2000 header only, no pixel decoding) and check shape, type, grid and that
-    the file is whole."""
+def _check_rasters(
+    bands: dict[str, tuple[BandFile, str]], geometry: TileGeometry, source: _Folder | _Zip
+) -> dict[str, BandFile]:
+    """Open every band (JPEG 2000 header only, no pixel decoding), check shape, type, grid and that
+    the file is whole; return the bands with their shape and tile height (so nobody opens them again
+    just to ask)."""
     import rasterio
     from rasterio.errors import RasterioError
 
-    for band, rel in bands.values():
+    checked: dict[str, BandFile] = {}
+    for name, (band, rel) in bands.items():
         rows, cols = geometry.sizes.get(band.resolution) or (TILE_PIXELS[band.resolution],) * 2
         try:
             with rasterio.open(band.path) as raster:
                 shape, dtype, count = (raster.height, raster.width), raster.dtypes[0], raster.count
-                crs, transform = raster.crs, raster.transform
+                crs, transform, block_rows = raster.crs, raster.transform, raster.block_shapes[0][0]
         except RasterioError as exc:
             raise ProductError(
                 f"band {band.band} is not a readable JPEG 2000 file ({exc})",
@@ -408,6 +413,8 @@ def _check_rasters(bands: dict[str, tuple[BandFile, str]], geometry: TileGeometr
                 where=band.path,
                 fix="the download was interrupted: download the product again",
             )
+        checked[name] = replace(band, shape=shape, block_rows=block_rows)
+    return checked
 
 
 def jp2_truncation(fh: BinaryIO, size: int) -> str | None:

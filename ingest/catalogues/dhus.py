@@ -2,15 +2,23 @@
 
 sentinelsat speaks DHuS OpenSearch and OData correctly, so it is used unchanged; this module only maps
 its answers onto :class:`~ingest.products.Product`.
+
+OpenSearch results carry no exact size or checksum; OData does, one request per product. Search does
+not ask for them: a search of thousands of products would cost thousands of requests for products
+that are mostly never downloaded. The scheduler calls :meth:`DhusCatalogue.prepare` once per product
+right before its transfer instead, so search results (and product lists) have no DHuS size or
+checksum until then.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+
+import requests
 
 from ingest.catalogues.base import PRODUCT_TYPES, Catalogue, SearchQuery
 from ingest.products import Offer, Product, product_id
+from ingest.transfer import Gone, TransferError
 from s2lake.config.ingest import MirrorSettings
 from s2lake.errors import CatalogueError
 
@@ -61,14 +69,7 @@ class DhusCatalogue(Catalogue):
         else:
             for tile in query.tiles:
                 found.update(self._query(tileid=tile, **common))
-        products = [p for p in (self._product(uuid, props) for uuid, props in found.items()) if query.accepts(p)]
-        # OpenSearch gives no exact size or checksum, OData does: one request per product, in parallel
-        # within the mirror's connection limit.
-        with ThreadPoolExecutor(max_workers=self.mirror.max_connections) as pool:
-            offers = list(pool.map(self.prepare, (p.offers[self.name] for p in products)))
-        for product, offer in zip(products, offers, strict=True):
-            product.offers[self.name] = offer
-        return products
+        return [p for p in (self._product(uuid, props) for uuid, props in found.items()) if query.accepts(p)]
 
     def _product(self, uuid: str, props: dict) -> Product:
         name = props.get("filename") or props["title"]
@@ -89,14 +90,29 @@ class DhusCatalogue(Catalogue):
         )
 
     def prepare(self, offer: Offer) -> Offer:
-        """DHuS search results carry no exact size or checksum: ask OData, as sentinelsat does (once).
+        """Exact size and checksum from OData, as sentinelsat reads them (once: a prepared offer is kept).
 
-        The online flag is not refreshed here: an offline product answers 202 to the download itself.
+        Failures are those of a transfer, so the scheduler retries, or tries another mirror when this
+        one no longer has the product.
         """
         if offer.size is not None:
             return offer
+        from sentinelsat.exceptions import InvalidKeyError, SentinelAPIError, UnauthorizedError
+
         self.limiter.wait()
-        info = self.api.get_product_odata(offer.remote_id)
+        try:
+            info = self.api.get_product_odata(offer.remote_id)
+        except UnauthorizedError as exc:
+            raise CatalogueError(
+                f"DHuS refused the credentials: {exc.msg}", where=self.api_url, fix="check the mirror's credentials"
+            ) from None
+        except SentinelAPIError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if isinstance(exc, InvalidKeyError) or status in (404, 410):
+                raise Gone(f"OData has no product {offer.remote_id}") from None
+            raise TransferError(f"OData size and checksum request failed: {exc}") from None
+        except requests.RequestException as exc:
+            raise TransferError(f"OData size and checksum request failed: {type(exc).__name__}: {exc}") from None
         # sentinelsat stores the checksum under its algorithm's lower-cased name: "md5" on most DHuS
         # instances, "sha3-256" on newer ones (the same two its own download verifies).
         algorithm = next((a for a in ("sha3-256", "md5") if info.get(a)), None)

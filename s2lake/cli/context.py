@@ -1,4 +1,4 @@
-"""What every command shares: the effective settings, the warehouse, error handling, exit codes."""
+"""What every command shares: the effective settings, flag overrides, the warehouse, error handling, exit codes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from enum import IntEnum
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 
 from s2lake.config import Settings
-from s2lake.errors import S2LakeError
+from s2lake.errors import ConfigError, LockedError, S2LakeError
 from s2lake.logs import console
 from s2lake.warehouse import Warehouse
 
@@ -45,20 +46,56 @@ def app_context(ctx: typer.Context) -> AppContext:
     return root.obj
 
 
+Section = TypeVar("Section", bound=BaseModel)
+
+
+def with_flags(ctx: typer.Context, section: Section, **flags: Any) -> Section:
+    """``section`` of the loaded settings with the flags the user gave on top, validated by its own model.
+
+    Flags outrank every other source but must obey the same ranges and choices as the configuration file,
+    so the section is built again through its pydantic model (``model_copy`` would skip validation) and a
+    bad value becomes one :class:`ConfigError` naming the flag. ``flags`` are keyed by the command's
+    parameter name, which is the section's field name; as in :func:`~s2lake.config.load_settings`, a
+    setting's flag defaults to ``None`` and ``None`` means "not given", so the settings keep their value.
+    """
+    given = {name: value for name, value in flags.items() if value is not None}
+    if not given:
+        return section
+    try:
+        return type(section).model_validate(section.model_dump() | given)
+    except ValidationError as exc:
+        problems = "; ".join(_flag_problem(ctx, err["loc"], err["msg"], given) for err in exc.errors())
+        raise ConfigError(
+            f"invalid option {problems}", where=ctx.command_path, fix=f"see `{ctx.command_path} --help`"
+        ) from None
+
+
+def _flag_problem(ctx: typer.Context, loc: tuple[int | str, ...], msg: str, given: dict[str, Any]) -> str:
+    """One validation error in the user's terms; a check across fields (empty ``loc``) names every given flag."""
+    field = str(loc[0]) if loc else None
+    names = [field] if field in given else list(given)
+    options = {p.name: p.opts[0] for p in ctx.command.params}
+    got = ", ".join(repr(given[name]) for name in names)
+    return f"{', '.join(options[name] for name in names)}: {msg} (got {got})"
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn :class:`S2LakeError` into one red line and exit code 2 (usage) or 4 (environment)."""
+    """Turn :class:`S2LakeError` into one line and its exit code: 2 usage, 3 locked, 4 environment."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except S2LakeError as exc:
-            from s2lake.errors import ConfigError, ProductError, ReferenceDataError
+            from s2lake.errors import ProductError, ReferenceDataError
 
+            if isinstance(exc, LockedError):
+                console.print(f"[bold yellow]locked:[/] {exc.message}", highlight=False, soft_wrap=True)
+                raise typer.Exit(ExitCode.LOCKED) from None
             console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
             usage = isinstance(exc, ConfigError | ProductError | ReferenceDataError)
             raise typer.Exit(ExitCode.USAGE if usage else ExitCode.FAILED) from None

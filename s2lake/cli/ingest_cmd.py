@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors
+from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors, with_flags
 from s2lake.errors import ConfigError
 
 app = typer.Typer(
@@ -115,18 +115,13 @@ def search(
     from ingest.search import search_all
     from s2lake.logs import console
 
-    settings = app_context(ctx).settings.ingest
-    level = (level or settings.level).upper()
-    if level not in ("L1C", "L2A"):
-        raise ConfigError(f"--level {level} is not L1C or L2A", fix="use --level L2A or --level L1C")
+    settings = with_flags(ctx, app_context(ctx).settings.ingest, level=level and level.upper(), max_cloud=max_cloud)
     area = load_aoi(aoi)
     start = _date(date_from, "--from")
     end = _date(date_to, "--to") + timedelta(days=1)
     if end <= start:
         raise ConfigError("--to is before --from", fix="swap the dates")
-    query = SearchQuery(
-        start, end, area.geometry_wkt, area.tiles, level, settings.max_cloud if max_cloud is None else max_cloud
-    )
+    query = SearchQuery(start, end, area.geometry_wkt, area.tiles, settings.level, settings.max_cloud)
     result = search_all(_mirrors(ctx, mirror), query)
     _print_products(result.products, as_json, f"{len(result.products)} products", save)
     for name, reason in result.failures.items():
@@ -278,18 +273,14 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Search → select → get → land, incrementally; exit 0 ok, 1 partial, 2 usage, 3 locked, 4 failed."""
-    from ingest.job import LockedError, load_job, run_job
-    from s2lake.logs import console, progress
+    from ingest.job import load_job, run_job
+    from s2lake.logs import progress
 
     app_ctx = app_context(ctx)
     job = load_job(job_file)
     app_ctx.warehouse.ensure_writable()
-    try:
-        with progress(transfer=True) as bars:
-            report = run_job(job, app_ctx.settings.ingest, app_ctx.warehouse, bars)
-    except LockedError as exc:
-        console.print(f"[bold yellow]locked:[/] {exc.message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(ExitCode.LOCKED) from None
+    with progress(transfer=True) as bars:
+        report = run_job(job, app_ctx.settings.ingest, app_ctx.warehouse, bars)
     summary = report.as_dict()
     if as_json:
         typer.echo(json.dumps(summary))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from s2lake.cli.context import app_context, emit, friendly_errors
+from s2lake.cli.context import app_context, emit, friendly_errors, with_flags
 
 app = typer.Typer(help="Join patches with CORINE and NUTS/country tables: patch_landcover, patch_country, overlaps.")
 
@@ -31,21 +31,16 @@ def build(
 
     Needs the `clc` reference table and `nuts` or `countries` (see `s2lake reference --help`).
     """
-    from pydantic import ValidationError
-
-    from s2lake.config.labels import LabelsSettings
-    from s2lake.errors import ConfigError
     from sedona_jobs.labels import build_labels
 
     context = app_context(ctx)
-    flags = {"engine": engine, "country_source": country_source, "skip_unknown_epsg": skip_unknown_epsg}
-    try:
-        settings = LabelsSettings.model_validate(
-            {**context.settings.labels.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid option: {problems}", fix="see `s2lake labels build --help`") from None
+    settings = with_flags(
+        ctx,
+        context.settings.labels,
+        engine=engine,
+        country_source=country_source,
+        skip_unknown_epsg=skip_unknown_epsg,
+    )
     report = build_labels(
         context.warehouse,
         engine=settings.engine,

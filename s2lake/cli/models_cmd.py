@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from s2lake.cli.context import app_context, friendly_errors
+from s2lake.cli.context import app_context, friendly_errors, with_flags
 
 app = typer.Typer(help="Build the derived tables with dbt (targets: duckdb embedded, spark cluster).")
 
@@ -41,10 +41,11 @@ def build(
     from s2lake.marts.runner import build as run_build
 
     app_ctx = app_context(ctx)
-    overrides = {"split_method": split_method, "min_label_fraction": min_label_fraction}
-    settings = app_ctx.settings.models.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    settings = with_flags(
+        ctx, app_ctx.settings.models, target=target, split_method=split_method, min_label_fraction=min_label_fraction
+    )
     start = time.perf_counter()
-    result = run_build(settings, app_ctx.warehouse, target=target, select=select, quiet=quiet)
+    result = run_build(settings, app_ctx.warehouse, select=select, quiet=quiet)
     typer.echo(
         f"dbt build on {result.target}: {result.count('model')} models, {result.count('seed')} seeds, "
         f"{result.count('test')} tests passed in {time.perf_counter() - start:.1f} s; "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors
+from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors, with_flags
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -48,7 +48,7 @@ def build(
     from sedona_jobs.patches import build_products
 
     app_ctx = app_context(ctx)
-    settings = patch_settings(app_ctx.settings.patches, mode=mode, drop_nodata=drop_nodata, workers=workers)
+    settings = with_flags(ctx, app_ctx.settings.patches, mode=mode, drop_nodata=drop_nodata, workers=workers)
     with _progress_hook(len(products)) as hook:
         outcomes = build_products(products, app_ctx.warehouse, settings, replace=replace, on_progress=hook)
     rows = [
@@ -64,22 +64,6 @@ def build(
     emit(rows, fmt, title=f"patches build ({settings.mode} mode, {settings.workers} workers)")
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(ExitCode.PARTIAL)
-
-
-def patch_settings(base, **flags):
-    """The patch settings with the command's flags on top, validated like the rest of the configuration."""
-    from pydantic import ValidationError
-
-    from s2lake.config.patches import PatchesSettings
-    from s2lake.errors import ConfigError
-
-    given = {k: v for k, v in flags.items() if v is not None}
-    try:
-        return PatchesSettings.model_validate({**base.model_dump(), **given})
-    except ValidationError as exc:
-        raise ConfigError(
-            f"invalid patch options: {exc.errors()[0]['msg']}", fix="see `s2lake patches build --help`"
-        ) from None
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from s2lake.warehouse import Warehouse
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self.warehouse = Warehouse.at(plugin_config["warehouse"])
+        self.docs = ModelDocs()
 
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         config["autoinstall_known_extensions"] = False
@@ -42,7 +44,7 @@ class Plugin(BasePlugin):
         if target_config.location is None:  # pragma: no cover - dbt-duckdb always passes it for external models
             raise ValueError(f"model {target_config.relation.identifier} has no external location")
         name = target_config.relation.identifier
-        description, columns = _model_docs(name)
+        description, columns = self.docs.model(name)
         write_deltalake(
             self.warehouse.table_uri(name),
             _documented_batches(pq.ParquetFile(target_config.location.path), columns),
@@ -68,16 +70,38 @@ def _documented_batches(source: pq.ParquetFile, columns: dict[str, str]) -> pa.R
     )
 
 
-def _model_docs(name: str) -> tuple[str, dict[str, str]]:
-    """The model's description and column descriptions from dbt's manifest (written before models run),
-    so marts carry the same column comments in their Delta schema as the core tables."""
-    manifest = Path(os.environ.get("S2LAKE_DBT_STATE", ".")) / "target" / "manifest.json"
-    if not manifest.is_file():
-        return "", {}
-    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
-    node = nodes.get(f"model.s2lake.{name}", {})
-    columns = {col: " ".join(doc.get("description", "").split()) for col, doc in node.get("columns", {}).items()}
-    return " ".join(node.get("description", "").split()), columns
+class ModelDocs:
+    """Model and column descriptions from dbt's manifest (written before models run), so marts carry the
+    same column comments in their Delta schema as the core tables.
+
+    The manifest describes the whole project (megabytes on a large one) and is the same for every mart of
+    a build, so it is parsed once per build: again only when dbt has written a new one. dbt-duckdb keeps
+    its plugins between builds in one process, hence the check of the file rather than a parse at start;
+    the lock keeps dbt's threads, which store marts side by side, from parsing it twice.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stamp: tuple[str, int, int] | None = None
+        self._nodes: dict[str, Any] = {}
+
+    def model(self, name: str) -> tuple[str, dict[str, str]]:
+        node = self._manifest_nodes().get(f"model.s2lake.{name}", {})
+        columns = {col: " ".join(doc.get("description", "").split()) for col, doc in node.get("columns", {}).items()}
+        return " ".join(node.get("description", "").split()), columns
+
+    def _manifest_nodes(self) -> dict[str, Any]:
+        manifest = Path(os.environ.get("S2LAKE_DBT_STATE", ".")) / "target" / "manifest.json"
+        try:
+            stat = manifest.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (str(manifest), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                self._nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
+                self._stamp = stamp
+            return self._nodes
 
 
 def _drop_placeholder_row(table: pa.Table) -> pa.Table:

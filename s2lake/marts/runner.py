@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -202,30 +203,36 @@ def _one_line(message: str | None, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _spark_session_env(settings: ModelsSettings) -> dict[str, str]:
-    """Delta on the local SparkSession needs Delta's jars; pyspark takes them from PYSPARK_SUBMIT_ARGS.
+def session_target_conf(settings: ModelsSettings) -> dict[str, str]:
+    """Spark settings of the dbt ``session`` target: those of every Spark session s2lake starts
+    (:func:`s2lake.spark.session_config`: the defaults file, then the jar folder of S2LAKE_SPARK_JARS).
 
-    The jars come from the folder named by S2LAKE_SPARK_JARS (as for every s2lake Spark session), since
-    there is no Maven access; without them only Parquet sources and marts work.
+    There is no Maven access, so without a jar folder the session is plain Spark
+    (:func:`s2lake.spark.without_jars`), which serves Parquet sources and marts only.
     """
-    if settings.spark_file_format != "delta" and settings.source_format != "delta":
-        return {}
-    from s2lake.spark import JARS_ENV, local_jars
+    from s2lake.spark import JARS_ENV, session_config, without_jars
 
-    folder = os.environ.get(JARS_ENV)
-    if not folder:
+    if os.environ.get(JARS_ENV):
+        return session_config()
+    if settings.spark_file_format == "delta" or settings.source_format == "delta":
         raise ModelsError(
             "the spark target reads and writes Delta tables, and the local Spark session has no Delta jars",
             where=f"{JARS_ENV} (unset)",
             fix=f"set {JARS_ENV} to a folder holding the Delta and Sedona jars, use models.spark_method thrift "
             "with a cluster, or set models.source_format and models.spark_file_format to parquet",
         )
-    jars = ",".join(str(j) for j in local_jars(folder))
-    return {
-        "PYSPARK_SUBMIT_ARGS": f"--jars {jars} "
-        "--conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension "
-        "--conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog pyspark-shell"
-    }
+    return without_jars(session_config())
+
+
+def _spark_session_env(settings: ModelsSettings) -> dict[str, str]:
+    """dbt-spark starts the session's JVM through pyspark, which passes PYSPARK_SUBMIT_ARGS to spark-submit.
+
+    Only ``spark.*`` keys go along: spark-submit drops any other key with a warning, and the models call no
+    Sedona function. The profile's ``server_side_parameters`` still win, being set on the session builder.
+    """
+    conf = session_target_conf(settings)
+    args = [f"--conf {shlex.quote(f'{key}={value}')}" for key, value in conf.items() if key.startswith("spark.")]
+    return {"PYSPARK_SUBMIT_ARGS": " ".join([*args, "pyspark-shell"])}
 
 
 def _require_sources(settings: ModelsSettings, warehouse: Warehouse, target: str) -> None:

@@ -8,7 +8,7 @@ delta-rs writes the data files first and the log entry last.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
@@ -67,20 +67,21 @@ class TableStore:
         exists = self.open(spec.name) is not None
         self._write(spec, _as_reader(spec.schema, data), "overwrite", predicate=predicate if exists else None)
 
-    def upsert(self, spec: TableSpec, rows: pa.Table) -> None:
-        """Insert or update rows by the table's key (one MERGE commit)."""
+    def upsert(self, spec: TableSpec, rows: pa.Table, update: Sequence[str] | None = None) -> None:
+        """Insert or update rows by the table's key (one MERGE commit). With ``update``, matched rows
+        change only those columns and keep the others (what another step wrote there)."""
         rows = rows.select(spec.schema.names).cast(spec.schema)
         table = self.open(spec.name)
         if table is None:
             self._write(spec, rows, "append")
             return
         on = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-        (
-            table.merge(rows, predicate=on, source_alias="s", target_alias="t")
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        merge = table.merge(rows, predicate=on, source_alias="s", target_alias="t")
+        if update is None:
+            merge = merge.when_matched_update_all()
+        else:
+            merge = merge.when_matched_update({c: f"s.{c}" for c in update})
+        merge.when_not_matched_insert_all().execute()
 
     def overwrite(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch]) -> None:
         """Replace the whole table (one commit)."""

@@ -27,7 +27,7 @@ from s2lake.config.patches import PatchesSettings
 from s2lake.errors import ProductAlreadyLoaded, ProductError, S2LakeError
 from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES, PRODUCTS
-from s2lake.tables.store import TableStore, sql_literal
+from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches.grid import PatchGrid, grid_of
 from sedona_jobs.patches.writer import commit_product
@@ -106,16 +106,10 @@ def build_products(
 
 def _prepare(path: str) -> _Job:
     """Open and check a product (metadata and band headers only) and work out its patch grid."""
-    import rasterio
-
     from sedona_jobs.safe import open_product
 
     product = open_product(path)
-    shapes = {}
-    for layer in ALL_LAYERS:
-        band = product.bands[layer.name]
-        with rasterio.open(band.path) as raster:
-            shapes[layer.name] = (raster.height, raster.width)
+    shapes = {layer.name: product.bands[layer.name].shape for layer in ALL_LAYERS}
     grid = grid_of(shapes, product.ulx, product.uly, where=path)
     return _Job(path, product, grid, shapes["B02"])
 
@@ -264,16 +258,15 @@ def _record(
     product_id: str | None = None,
 ) -> None:
     """Upsert the product's row; columns this step does not know (checksum, mirrors) keep their values."""
-    row: dict[str, object] = {name: None for name in PRODUCTS.schema.names}
-    row.update(
-        product_id=product.product_id if product else product_id,
-        status=status,
-        status_reason=reason,
-        patch_count=patch_count,
-        ingestion_time=datetime.now(UTC),
-    )
+    known: dict[str, object] = {
+        "product_id": product.product_id if product else product_id,
+        "status": status,
+        "status_reason": reason,
+        "patch_count": patch_count,
+        "ingestion_time": datetime.now(UTC),
+    }
     if product is not None:
-        row.update(
+        known.update(
             product_name=product.product_name,
             mission=product.mission,
             processing_level=product.processing_level,
@@ -287,14 +280,9 @@ def _record(
             storage_path=str(Path(product.source).resolve()),
         )
     if job is not None:
-        row["footprint"] = _footprint_wgs84(product, job.shape10)
-    if store.open(PRODUCTS.name) is not None:
-        old = store.read(PRODUCTS.name, where=f"product_id = {sql_literal(row['product_id'])}").to_pylist()
-        if old:
-            row = {
-                k: (old[0][k] if v is None and k not in ("status_reason", "patch_count") else v) for k, v in row.items()
-            }
-    store.upsert(PRODUCTS, pa.Table.from_pylist([row], schema=PRODUCTS.schema))
+        known["footprint"] = _footprint_wgs84(product, job.shape10)
+    row = {name: known.get(name) for name in PRODUCTS.schema.names}
+    store.upsert(PRODUCTS, pa.Table.from_pylist([row], schema=PRODUCTS.schema), update=list(known))
 
 
 def _footprint_wgs84(product: L2AProduct, shape10: tuple[int, int]) -> bytes:

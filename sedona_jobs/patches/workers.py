@@ -63,16 +63,13 @@ def configure_gdal(cache_bytes: int | None = None) -> None:
         os.environ["GDAL_CACHEMAX"] = str(cache_bytes)
 
 
-def cache_bytes_for(grid: PatchGrid, layers: list[str]) -> int:
-    """Cache size for a process decoding ``layers``: two JP2 tile rows of each, plus headroom.
-
-    JP2 tiles are taken as 1024 rows high, the tiling ``s2lake synth`` writes; smaller tiles only make
-    the cache roomier, taller ones make GDAL decode some boundary tiles twice (slower, still correct).
-    """
+def cache_bytes_for(product: L2AProduct, grid: PatchGrid, layers: list[str]) -> int:
+    """Cache size for a process decoding ``layers``: two JP2 tile rows of each (tile heights as the
+    reader found them in the files), plus headroom."""
     from sedona_jobs.patches.strips import gdal_cache_bytes
 
     widths = {name: grid.cols * BANDS_BY_NAME[name].patch_pixels for name in layers}
-    return gdal_cache_bytes(widths, {name: 1024 for name in layers})
+    return gdal_cache_bytes(widths, {name: product.bands[name].block_rows for name in layers})
 
 
 def local_strips(
@@ -99,7 +96,7 @@ class _Failure:
 
 
 def _band_worker(product: L2AProduct, grid: PatchGrid, strip_rows: int, layers: list[str], out: Queue) -> None:
-    configure_gdal(cache_bytes_for(grid, layers))
+    configure_gdal(cache_bytes_for(product, grid, layers))
     try:
         for r0, r1, strip in local_strips(product, grid, strip_rows, layers):
             out.put((r0, r1, strip))
@@ -173,7 +170,7 @@ def stage_product(product: L2AProduct, grid: PatchGrid, strip_rows: int, drop_no
     from s2lake.tables.schemas import PATCHES
     from sedona_jobs.patches.batches import strip_batches
 
-    configure_gdal(cache_bytes_for(grid, [b.name for b in ALL_LAYERS]))
+    configure_gdal(cache_bytes_for(product, grid, [b.name for b in ALL_LAYERS]))
     patches = 0
     try:
         options = pa.ipc.IpcWriteOptions(compression="lz4")

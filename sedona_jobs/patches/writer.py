@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 
 from s2lake.errors import WarehouseError
 from s2lake.tables.schemas import PATCHES
@@ -110,7 +111,8 @@ def commit_product(store: TableStore, tile: str, product_id: str, batches: Itera
             where=store.warehouse.root,
             fix="build patches into a local --warehouse, then copy the table",
         )
-    if _mixed_files(store, product_id):
+    found = _product_files(store, product_id)
+    if found is not None and _mixed(found):
         # Someone compacted the table across products: replace by predicate instead (delta-rs rewrites
         # the mixed files), at the price of delta-rs holding the product in memory.
         log.warning("patches table has files mixing products; replacing %s through delta-rs", product_id)
@@ -124,7 +126,7 @@ def commit_product(store: TableStore, tile: str, product_id: str, batches: Itera
     written: list[_File] = []
     try:
         _write_files(root, partition, batches, written)
-        _commit(store, root, tile, product_id, written)
+        _commit(root, tile, found, written)
     except BaseException:
         for file in written:
             (root / file.rel).unlink(missing_ok=True)
@@ -142,26 +144,32 @@ class _Counter:
             yield batch
 
 
-def _product_files(store: TableStore, product_id: str) -> tuple[pa.Table, pa.Array, pa.Array] | None:
-    """The table's files, and masks of those holding only this product / possibly some of it."""
+@dataclass
+class _Listing:
+    """The table as it was listed once per commit: its files, and masks of those holding only this
+    product / possibly some of it."""
+
+    table: DeltaTable
+    files: pa.Table
+    only: pa.Array
+    maybe: pa.Array
+
+
+def _product_files(store: TableStore, product_id: str) -> _Listing | None:
     table = store.open(PATCHES.name)
     if table is None:
         return None
     files = pa.table(table.get_add_actions(flatten=True))
     if files.num_rows == 0:
-        return files, pa.array([], pa.bool_()), pa.array([], pa.bool_())
+        return _Listing(table, files, pa.array([], pa.bool_()), pa.array([], pa.bool_()))
     low, high = files["min.product_id"], files["max.product_id"]
     only = pc.fill_null(pc.and_(pc.equal(low, product_id), pc.equal(high, product_id)), False)
     maybe = pc.fill_null(pc.and_(pc.less_equal(low, product_id), pc.greater_equal(high, product_id)), True)
-    return files, only, maybe
+    return _Listing(table, files, only, maybe)
 
 
-def _mixed_files(store: TableStore, product_id: str) -> bool:
-    found = _product_files(store, product_id)
-    if found is None:
-        return False
-    _, only, maybe = found
-    return pc.any(pc.and_(maybe, pc.invert(only))).as_py() or False
+def _mixed(listing: _Listing) -> bool:
+    return pc.any(pc.and_(listing.maybe, pc.invert(listing.only))).as_py() or False
 
 
 def _write_files(root: Path, partition: str, batches: Iterable[pa.RecordBatch], written: list[_File]) -> None:
@@ -189,7 +197,7 @@ def _write_files(root: Path, partition: str, batches: Iterable[pa.RecordBatch], 
             sink.close()
 
 
-def _commit(store: TableStore, root: Path, tile: str, product_id: str, written: list[_File]) -> None:
+def _commit(root: Path, tile: str, found: _Listing | None, written: list[_File]) -> None:
     from deltalake import Schema
     from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
@@ -205,7 +213,6 @@ def _commit(store: TableStore, root: Path, tile: str, product_id: str, written: 
         )
         for f in written
     ]
-    found = _product_files(store, product_id)
     if found is None:
         create_table_with_add_actions(
             str(root),
@@ -217,7 +224,6 @@ def _commit(store: TableStore, root: Path, tile: str, product_id: str, written: 
             description=PATCHES.description,
         )
         return
-    files, only, _ = found
     removes = [
         RemoveAction(
             path=row["path"],
@@ -226,8 +232,6 @@ def _commit(store: TableStore, root: Path, tile: str, product_id: str, written: 
             size=row["size_bytes"],
             partition_values={"tile": row["partition.tile"]},
         )
-        for row in files.filter(only).select(["path", "size_bytes", "partition.tile"]).to_pylist()
+        for row in found.files.filter(found.only).select(["path", "size_bytes", "partition.tile"]).to_pylist()
     ]
-    store.require(PATCHES.name).create_write_transaction(
-        [*removes, *adds], mode="append", schema=PATCHES.schema, partition_by=["tile"]
-    )
+    found.table.create_write_transaction([*removes, *adds], mode="append", schema=PATCHES.schema, partition_by=["tile"])

@@ -14,15 +14,7 @@ from s2lake.errors import ConfigError
 S2LAKE = str(Path(sys.executable).parent / "s2lake")
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No S2LAKE_* variables or ./s2lake.yaml from the developer's shell leak into these tests."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("S2LAKE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def test_defaults() -> None:

@@ -22,6 +22,7 @@ import random
 import re
 import secrets
 import socket
+import struct
 import threading
 import time
 import zipfile
@@ -70,20 +71,31 @@ class FakeProduct:
         return blake3.blake3(self.data).hexdigest()
 
 
-def product_zip(name: str, payload: int, seed: int, unsafe: bool = False) -> bytes:
-    """A small SAFE-like zip: manifest, product metadata and a random 'band' of ``payload`` bytes."""
+def product_zip(name: str, payload: int, seed: int, unsafe: bool = False, bad_crc: bool = False) -> bytes:
+    """A small SAFE-like zip: manifest, product metadata and a random 'band' of ``payload`` bytes.
+
+    ``bad_crc`` flips one byte inside the band: the zip opens and lists fine, but the member fails its
+    CRC-32 when read (a product corrupt at the source, whose checksum the catalogue computed as is).
+    """
     rng = random.Random(seed)
     buf = io.BytesIO()
     safe = f"{name}.SAFE"
+    band = f"{safe}/GRANULE/L2A/IMG_DATA/R10m/B02_10m.bin"
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr(f"{safe}/manifest.safe", f"<xfdu:XFDU><name>{name}</name></xfdu:XFDU>\n")
         archive.writestr(
             f"{safe}/MTD_MSIL2A.xml", f"<n1:Level-2A_User_Product><id>{name}</id></n1:Level-2A_User_Product>\n"
         )
-        archive.writestr(f"{safe}/GRANULE/L2A/IMG_DATA/R10m/B02_10m.bin", rng.randbytes(payload))
+        archive.writestr(band, rng.randbytes(payload))
         if unsafe:
             archive.writestr("../../escaped.txt", "zip slip\n")
-    return buf.getvalue()
+    data = buf.getvalue()
+    if bad_crc:
+        offset = zipfile.ZipFile(io.BytesIO(data)).getinfo(band).header_offset
+        name_len, extra_len = struct.unpack("<HH", data[offset + 26 : offset + 30])  # local file header
+        at = offset + 30 + name_len + extra_len + payload // 2
+        data = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+    return data
 
 
 def generate_products(

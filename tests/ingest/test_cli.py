@@ -84,6 +84,7 @@ def test_search_select_describe_get_through_the_cli(servers, creds, warehouse, t
     assert sorted(json.loads(got.stdout)["landed"]) == sorted(p["product_id"] for p in picked)
     rows = TableStore(warehouse).read("products").to_pylist()
     assert {r["status"] for r in rows} == {"landed"} and all(len(r["mirrors"]) == 3 for r in rows)
+    assert all(r["checksum"] and r["size_bytes"] for r in rows)  # DHuS's too, asked for at download
     assert all(r["footprint"] and r["tile"] in ("32UNA", "32UPA") and r["epsg"] == 32632 for r in rows)
 
     ranked = _invoke(config, "mirrors", "rank", "--json")

@@ -72,6 +72,68 @@ def test_corrupt_transfers_are_caught_deleted_and_requeued(servers, creds, wareh
     _landed_ok(warehouse, fakes)
 
 
+@pytest.mark.parametrize("kind", ["cdse", "dhus"])
+def test_a_bad_member_crc_past_a_matching_checksum_fails_extraction_and_is_fetched_again(
+    servers, creds, warehouse, monkeypatch, kind
+) -> None:
+    """The mirror's checksum is of the corrupt bytes, so verification passes without a CRC read; the
+    extraction finds the bad CRC, nothing lands, the download and the partial extraction are removed,
+    and a later run downloads the product again."""
+    import zipfile
+
+    reads: list[str] = []
+    original = zipfile.ZipFile.testzip
+    monkeypatch.setattr(zipfile.ZipFile, "testzip", lambda self: reads.append(str(self.filename)) or original(self))
+    fakes = generate_products(2, ["32UNA"], payload=96 * 1024)
+    broken = fakes[0]
+    broken.data = product_zip(broken.name, 96 * 1024, 11, bad_crc=True)
+    server = StandInServer(kind, fakes).start()
+    servers.append(server)
+    report, _ = _run([mirror_for(server, kind)], warehouse, max_attempts=2)
+
+    assert report.landed == [fakes[1].name] and reads == []  # checksums matched: no CRC pass in verification
+    assert server.stats.completed[broken.name] == 2  # each attempt downloaded it again, none resumed
+    assert server.stats.range_requests[broken.name] == 0
+    assert "gave up after 2 attempts" in report.failed[broken.name] and "Bad CRC-32" in report.failed[broken.name]
+    state = Path(warehouse.root, "_state")
+    assert not Path(warehouse.root, "landing", f"{broken.name}.SAFE").exists()
+    assert not list((state / "staging").glob("*")) and not list((state / "downloads").glob(f"{broken.name}*"))
+    row = next(r for r in TableStore(warehouse).read("products").to_pylist() if r["product_id"] == broken.name)
+    assert row["status"] == "failed" and "Bad CRC-32" in row["status_reason"] and row["storage_path"] is None
+    events = StateStore(state / "ingest.sqlite").events(broken.name)
+    assert [e[2] for e in events].count("extracting") == 2
+
+    broken.data = product_zip(broken.name, 96 * 1024, 11)  # the mirror repaired it: the rerun downloads it
+    again, _ = _run([mirror_for(server, kind)], warehouse)
+    assert again.landed == [broken.name] and again.skipped == [fakes[1].name]
+    assert server.stats.completed[broken.name] == 3
+    _landed_ok(warehouse, fakes)
+
+
+def test_dhus_checksum_is_asked_for_once_per_product_at_download(servers, creds, warehouse) -> None:
+    """Search asks OData for nothing; the scheduler asks once per product before its transfer (not again
+    on a retry), verifies with that checksum and keeps it in the products table."""
+    fakes = generate_products(3, ["32UNA"], payload=64 * 1024)
+    dhus = StandInServer("dhus", fakes, replay=True).start()
+    servers.append(dhus)
+    dhus.faults.add(fakes[0].name, "500", "drop")
+    mirrors = [mirror_for(dhus, "dhus")]
+    found = search_all(mirrors, QUERY).products
+    assert all(p.offers["dhus"].checksum is None and p.offers["dhus"].size is None for p in found)
+    assert dhus.stats.requests["odata"] == 0
+    report = Scheduler(fast_settings(mirrors), warehouse).run(found)
+
+    assert sorted(report.landed) == sorted(f.name for f in fakes) and not report.failed
+    assert dhus.stats.requests["odata"] == len(fakes) and dhus.stats.requests["search"] == 1
+    assert dhus.stats.requests["download"] == len(fakes) + 2
+    rows = {r["product_id"]: r for r in TableStore(warehouse).read("products").to_pylist()}
+    for fake in fakes:
+        row = rows[fake.name]
+        assert row["checksum"].lower() == fake.md5 and row["checksum_algorithm"] == "MD5"
+        assert row["size_bytes"] == len(fake.data)
+    _landed_ok(warehouse, fakes)
+
+
 def test_mirror_going_down_mid_session_hands_over_to_another(servers, creds, warehouse) -> None:
     fakes = generate_products(4, ["32UNA", "32UPA"], payload=64 * 1024)
     primary = StandInServer("cdse", fakes).start()

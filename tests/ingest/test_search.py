@@ -32,16 +32,22 @@ def test_one_search_over_three_protocols_merges_by_product(servers, products, cr
         assert set(merged.offers) == expected
         assert merged.tile == fake.tile and merged.cloud_cover == pytest.approx(fake.cloud)
         assert merged.sensing_start == fake.sensing
-        for offer in merged.offers.values():
+        for mirror, offer in merged.offers.items():
+            if mirror == "dhus":  # OpenSearch gives no exact size or checksum: OData is asked at download
+                assert offer.size is None and offer.checksum is None
+                continue
             assert offer.size == len(fake.data)
             digest = {"MD5": hashlib.md5, "BLAKE3": None}[offer.checksum_algorithm]
             expected_sum = digest(fake.data).hexdigest() if digest else fake.blake3
             assert offer.checksum.lower() == expected_sum
     # STAC's multihash file:checksum (MD5 on CDSE STAC) was decoded; CDSE OData lists MD5 and BLAKE3 and
-    # BLAKE3 is preferred; DHuS checksums come from OData (as sentinelsat reads them).
+    # BLAKE3 is preferred; DHuS checksums come from OData (as sentinelsat reads them) when prepared.
     assert by_id[products[4].name].offers["stac"].checksum_algorithm == "MD5"
     assert by_id[products[4].name].offers["cdse"].checksum_algorithm == "BLAKE3"
-    assert by_id[products[0].name].offers["dhus"].checksum_algorithm == "MD5"
+    assert dhus.stats.requests["search"] == 1 and dhus.stats.requests["odata"] == 0
+    prepared = open_catalogue(mirror_for(dhus, "dhus")).prepare(by_id[products[0].name].offers["dhus"])
+    assert prepared.size == len(products[0].data) and prepared.checksum.lower() == products[0].md5
+    assert prepared.checksum_algorithm == "MD5" and dhus.stats.requests["odata"] == 1
 
 
 def test_a_failing_mirror_is_reported_not_fatal(servers, products, creds) -> None:
@@ -71,6 +77,42 @@ def test_tiles_filter_and_cloud_ceiling(servers, products, creds) -> None:
     found = open_catalogue(mirror_for(dhus, "dhus")).search(query)
     expected = {p.name for p in products if p.tile == "32UPA" and p.cloud <= 60}
     assert {p.product_id for p in found} == expected
+
+
+def test_dhus_search_makes_no_odata_request_per_result(servers, creds) -> None:
+    """A search costs its OpenSearch pages only: one per area (or tile) and 100 results, none per product."""
+    many = generate_products(130, ["32UNA", "32UPA", "33UUP"], step_days=5)
+    dhus = StandInServer("dhus", many, replay=True).start()
+    servers.append(dhus)
+    catalogue = open_catalogue(mirror_for(dhus, "dhus"))
+    found = catalogue.search(SearchQuery(QUERY.start, QUERY.end, geometry_wkt=AREA))
+    assert len(found) == 130 and all(p.offers["dhus"].checksum is None for p in found)
+    assert dhus.stats.requests["search"] == 2 and dhus.stats.requests["odata"] == 0  # two pages of 100
+    by_tile = catalogue.search(SearchQuery(QUERY.start, QUERY.end, tiles=("32UNA", "33UUP")))
+    assert len(by_tile) == sum(p.tile in ("32UNA", "33UUP") for p in many)
+    assert dhus.stats.requests["search"] == 4 and dhus.stats.requests["odata"] == 0
+
+
+def test_dhus_prepare_failures_read_as_transfer_failures(servers, products, creds, monkeypatch) -> None:
+    """OData is asked at download time now, so its failures must steer the scheduler like a transfer's."""
+    from ingest.products import Offer
+    from ingest.transfer import Gone, TransferError
+    from s2lake.errors import CatalogueError
+
+    dhus = StandInServer("dhus", products).start()
+    servers.append(dhus)
+    unknown = Offer("dhus", "00000000-0000-4000-8000-000000000000", f"{dhus.url}odata/v1/Products('x')/$value")
+    with pytest.raises(Gone, match="OData has no product"):  # the scheduler tries another mirror
+        open_catalogue(mirror_for(dhus, "dhus")).prepare(unknown)
+    known = Offer("dhus", products[0].uuid, f"{dhus.url}odata/v1/Products('{products[0].uuid}')/$value")
+    dhus.faults.down = True
+    with pytest.raises(TransferError, match="OData size and checksum request failed"):  # retried
+        open_catalogue(mirror_for(dhus, "dhus")).prepare(known)
+    dhus.faults.down = False
+    monkeypatch.setenv("TEST_MIRROR_PASSWORD", "Wrong-Secret-123")
+    with pytest.raises(CatalogueError, match="refused the credentials") as refused:
+        open_catalogue(mirror_for(dhus, "dhus")).prepare(known)
+    assert "Wrong-Secret-123" not in refused.value.message
 
 
 def test_real_sentinelsat_client_works_against_the_dhus_face(servers, products, tmp_path) -> None:
@@ -122,6 +164,22 @@ def test_recorded_dhus_answers_are_replayed_and_parsed(servers, creds, shared_da
     assert first.tile == "20MPS" and first.level == "L1C" and first.cloud_cover == pytest.approx(3.6476)
     assert first.footprint_wkt.startswith("MULTIPOLYGON") and first.offers["dhus"].url.startswith(dhus.url)
     assert all(p.cloud_cover <= 10 and p.sensing_start.year == 2018 for p in products)
+    assert all(p.offers["dhus"].size is None and p.offers["dhus"].checksum is None for p in products)
+
+    # A recorded Level-2A product whose OData answer was recorded too: what the scheduler asks before
+    # the transfer, parsed from the real service's answer, and asked only once.
+    uuid = "6b126ea4-fe27-440c-9a5c-686f386b7291"
+    (props,) = api.query(raw=f'(uuid:"{uuid}")').values()
+    offer = catalogue._product(uuid, props).offers["dhus"]
+    assert offer.size is None and offer.checksum is None and dhus.stats.requests["replayed"] == 2
+    prepared = catalogue.prepare(offer)
+    assert (prepared.size, prepared.checksum, prepared.checksum_algorithm) == (
+        245367924,
+        "521D457C02CEBD24DBE45A5AEC4BAB27",
+        "MD5",
+    )
+    assert prepared.online is False and dhus.stats.requests["replayed"] == 3
+    assert catalogue.prepare(prepared) is prepared and dhus.stats.requests["replayed"] == 3
 
 
 def test_cdse_filter_is_written_as_the_odata_documentation_shows() -> None:

@@ -14,7 +14,7 @@ from ingest.selection import describe, season, select_lowest_cloud
 from s2lake.errors import ConfigError
 
 
-def _p(name_date: str, tile: str, cloud: float, size: int = 100) -> Product:
+def _p(name_date: str, tile: str, cloud: float, size: int | None = 100) -> Product:
     when = datetime.fromisoformat(name_date).replace(tzinfo=UTC)
     pid = f"S2A_MSIL2A_{when:%Y%m%dT%H%M%S}_N0500_R001_T{tile}_{when:%Y%m%dT%H%M%S}"
     return Product.from_name(pid, cloud_cover=cloud, offers={"m": Offer("m", "x", "u", size=size)})
@@ -49,11 +49,23 @@ def test_describe_counts_sizes_tiles_and_seasons() -> None:
     ]
     summary = describe(products)
     assert summary["products"] == 4 and summary["total_size_bytes"] == 1000 and summary["average_size_bytes"] == 250
+    assert summary["products_with_size"] == 4
     assert summary["tiles"] == 2 and summary["products_per_tile"] == {"33UUP": 2, "33UVP": 2}
     assert summary["average_cloud_cover"] == 25.0
     assert summary["seasons"]["DJF"] == {"products": 2, "share": 0.5}
     assert summary["seasons"]["MAM"] == {"products": 2, "share": 0.5}
     assert summary["seasons"]["SON"]["products"] == 0
+
+
+def test_products_without_size_or_checksum_are_described_and_selected() -> None:
+    """A product only DHuS offers has no size or checksum until it is downloaded."""
+    sized = [_p("2021-04-01T10:00:00", "33UUP", 20.0, 300), _p("2021-04-05T10:00:00", "33UVP", 30.0, 200)]
+    unsized = Product.from_json(json.loads(json.dumps(_p("2021-04-02T10:00:00", "33UUP", 5.0, None).to_json())))
+    assert unsized.size is None and unsized.offers["m"].checksum is None
+    summary = describe([*sized, unsized])
+    assert summary["products"] == 3 and summary["products_with_size"] == 2
+    assert summary["total_size_bytes"] == 500 and summary["average_size_bytes"] == 250
+    assert {p.product_id for p in select_lowest_cloud([*sized, unsized])} == {unsized.product_id, sized[1].product_id}
 
 
 def test_merge_keeps_every_mirror_and_first_metadata() -> None:
