@@ -206,10 +206,11 @@ def _read_clip(a, qx, qy, raw):
             j = nq - 1 - k
             qx[k], qx[j] = qx[j], qx[k]
             qy[k], qy[j] = qy[j], qy[k]
-    for k in range(nq):
+    for k in range(nq):  # convex: no right turn, beyond rounding (1e-9 of the edges' lengths)
         k1 = (k + 1) % nq
         k2 = (k + 2) % nq
-        if (qx[k1] - qx[k]) * (qy[k2] - qy[k1]) - (qy[k1] - qy[k]) * (qx[k2] - qx[k1]) < 0.0:
+        ax, ay, bx, by = qx[k1] - qx[k], qy[k1] - qy[k], qx[k2] - qx[k1], qy[k2] - qy[k1]
+        if ax * by - ay * bx < -1e-9 * np.sqrt((ax * ax + ay * ay) * (bx * bx + by * by)):
             return 0, 0.0, 0.0
     return nq, x0, y0
 

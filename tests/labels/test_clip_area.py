@@ -83,6 +83,15 @@ def test_containment_touching_and_disjoint() -> None:
     assert got == [pytest.approx(100 * 200, abs=1e-6), pytest.approx(1200 * 1200, abs=1e-6), 0.0, 0.0, 0.0]
 
 
+def test_footprint_with_collinear_vertices_is_convex() -> None:
+    """A footprint with extra points along its edges (rotated, so collinearity holds only to rounding)."""
+    fp = affinity.rotate(shapely.segmentize(shapely.box(4.0e6, 3.0e6, 4.0e6 + 1200, 3.0e6 + 1200), 400), 7.3)
+    assert shapely.get_num_coordinates(fp) == 13
+    poly = shapely.Point(4.0e6 + 300, 3.0e6 + 200).buffer(500)
+    got = clip_area(_wkb([fp]), _wkb([poly])).to_numpy()
+    np.testing.assert_allclose(got, shapely.area(shapely.intersection(fp, poly)), atol=1e-4)
+
+
 def test_wkb_dialects_give_the_same_area() -> None:
     """Big-endian WKB, EWKB with an SRID and 3D coordinates are all read (engines differ in what they emit)."""
     rng = np.random.default_rng(RNG_SEED + 2)
