@@ -1,7 +1,8 @@
 -- patch_shrunk: the footprints of patch_geoms with inner_geom, the footprint shrunk by 1 cm, the input
 -- of labels_patch_overlaps.sql. Shrunk by scaling about the centroid, which moves each edge of a square
--- footprint of side s inward by (1 - f) * s / 2 = 1 cm for f = 1 - 0.02 / s (and within 0.1 % of that on the
--- slightly skewed quadrilaterals reprojection makes): an affine map costs a tenth of ST_Buffer(geom, -0.01).
+-- footprint of side s inward by (1 - f) * s / 2 = 1 cm for f = 1 - 0.02 / s (on the slightly skewed
+-- quadrilaterals reprojection makes, within 1 % of that: under 0.1 mm): an affine map costs a tenth of
+-- ST_Buffer(geom, -0.01).
 SELECT
     patch_id,
     tile,
