@@ -38,6 +38,15 @@ sys.path.insert(0, str(ROOT))
 
 GOAL = 26_700  # patches/s: 1000x the seeds' PostGIS rate (~1,600 patches/min)
 ENGINES = ("sedonadb", "sedonadb_all_tables", "sedonadb_geos", "duckdb", "geopandas")
+#: The textbook land-cover join, one GEOS overlay per (patch, polygon) pair: what SedonaDB, DuckDB and
+#: geopandas users write (``patches``: patch_id + geom in EPSG:3035; ``clc``: code_18 + geometry).
+GEOS_LANDCOVER = """
+    SELECT * FROM (
+        SELECT p.patch_id, c.code_18 AS clc_code, SUM(ST_Area(ST_Intersection(p.geom, c.geometry))) AS area_m2
+        FROM {patches} AS p JOIN {clc} AS c ON ST_Intersects(p.geom, c.geometry)
+        GROUP BY p.patch_id, c.code_18
+    ) WHERE area_m2 > 0
+"""
 #: Tiles around 33UUU (Brandenburg / Saxony-Anhalt / Thuringia), zones 32 and 33.
 TILE_BOX_LONLAT = (10.0, 50.3, 13.8, 53.3)
 CLC_BOX_SIZE_M = 1_000_000
@@ -103,20 +112,17 @@ def prepare(workdir: Path, polygons: int, tiles: int) -> dict:
 
 
 def run_sedonadb(setup: dict) -> dict:
-    from s2lake.warehouse import Warehouse
-    from sedona_jobs.labels.build import register_inputs
-    from sedona_jobs.labels.engines import SedonaDBEngine
     from sedona_jobs.labels.sql_files import read_sql
 
-    started = time.perf_counter()
-    engine = SedonaDBEngine()
-    register_inputs(Warehouse.at(setup["warehouse"]), engine, country_source="countries")
-    table = engine.query(read_sql("labels_patch_landcover"))
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": table.num_rows, "area_km2": _area_km2(table.column("area_m2"))}
+    return _sedonadb_landcover(setup, read_sql("labels_patch_landcover"))
 
 
 def run_sedonadb_geos(setup: dict) -> dict:
+    return _sedonadb_landcover(setup, GEOS_LANDCOVER.format(patches="patch_geoms", clc="clc"))
+
+
+def _sedonadb_landcover(setup: dict, sql: str) -> dict:
+    """The label job's inputs (patches read and reprojected, CLC windowed), then ``sql`` on them."""
     from s2lake.warehouse import Warehouse
     from sedona_jobs.labels.build import register_inputs
     from sedona_jobs.labels.engines import SedonaDBEngine
@@ -124,15 +130,7 @@ def run_sedonadb_geos(setup: dict) -> dict:
     started = time.perf_counter()
     engine = SedonaDBEngine()
     register_inputs(Warehouse.at(setup["warehouse"]), engine, country_source="countries")
-    table = engine.query(
-        """
-        SELECT * FROM (
-            SELECT p.patch_id, c.code_18 AS clc_code, SUM(ST_Area(ST_Intersection(p.geom, c.geometry))) AS area_m2
-            FROM patch_geoms AS p JOIN clc AS c ON ST_Intersects(p.geom, c.geometry)
-            GROUP BY p.patch_id, c.code_18
-        ) WHERE area_m2 > 0
-        """
-    )
+    table = engine.query(sql)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": table.num_rows, "area_km2": _area_km2(table.column("area_m2"))}
 
@@ -165,19 +163,15 @@ def run_duckdb(setup: dict) -> dict:
     patches = TableStore(Warehouse.at(setup["warehouse"])).read("patches", columns=PATCH_COLUMNS)
     con.register("patches_in", patches)
     clc = setup["clc"].replace("'", "''")
-    table = con.sql(
-        f"""
-        WITH p AS (
+    footprints = """
+        WITH footprints AS (
             SELECT patch_id,
                    ST_Transform(ST_GeomFromWKB(footprint), 'EPSG:' || epsg, 'EPSG:3035', always_xy := true) AS geom
             FROM patches_in
         )
-        SELECT * FROM (
-            SELECT p.patch_id, c.code_18 AS clc_code, SUM(ST_Area(ST_Intersection(p.geom, c.geometry))) AS area_m2
-            FROM p JOIN read_parquet('{clc}') AS c ON ST_Intersects(p.geom, c.geometry)
-            GROUP BY p.patch_id, c.code_18
-        ) WHERE area_m2 > 0
-        """
+    """
+    table = con.sql(
+        footprints + GEOS_LANDCOVER.format(patches="footprints", clc=f"read_parquet('{clc}')")
     ).fetch_arrow_table()
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": table.num_rows, "area_km2": _area_km2(table.column("area_m2"))}

@@ -13,7 +13,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from s2lake.config import Settings
-from s2lake.errors import ConfigError, LockedError, S2LakeError
+from s2lake.errors import ConfigError, LockedError, ProductError, ReferenceDataError, S2LakeError
 from s2lake.logs import console
 from s2lake.warehouse import Warehouse
 
@@ -91,8 +91,6 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except S2LakeError as exc:
-            from s2lake.errors import ProductError, ReferenceDataError
-
             if isinstance(exc, LockedError):
                 console.print(f"[bold yellow]locked:[/] {exc.message}", highlight=False, soft_wrap=True)
                 raise typer.Exit(ExitCode.LOCKED) from None
