@@ -61,3 +61,14 @@ class ModelsError(S2LakeError):
 
 class LockedError(S2LakeError):
     """Another run holds the lock it needs (e.g. ``ingest run`` on the same warehouse): retry later."""
+
+
+class UnsafePathError(S2LakeError):
+    """A name or path that came from outside (a catalogue, a product's metadata, a folder name)
+    would leave the folder it belongs in, or does not follow the grammar it must: refused before
+    anything is written, read or removed."""
+
+
+class ArchiveError(DownloadError):
+    """A downloaded or given archive is corrupt or over the size limits (a zip bomb, a member
+    inflating past its declared ratio)."""
