@@ -72,3 +72,7 @@ class UnsafePathError(S2LakeError):
 class ArchiveError(DownloadError):
     """A downloaded or given archive is corrupt or over the size limits (a zip bomb, a member
     inflating past its declared ratio)."""
+
+
+class QueryError(S2LakeError):
+    """An SQL query given to ``s2lake sql`` is invalid, fails, or is refused by ``--safe`` mode."""
