@@ -37,7 +37,9 @@ from ingest.state import DOWNLOADING, EXTRACTING, FAILED, LANDED, QUEUED, VERIFY
 from ingest.transfer import Gone, Offline, Throttled, TransferError, fetch
 from ingest.verify import CorruptArchive, verify_archive
 from s2lake.config.ingest import IngestSettings, MirrorSettings
-from s2lake.errors import S2LakeError
+from s2lake.contained_paths import inside
+from s2lake.errors import ArchiveError, S2LakeError, UnsafePathError
+from s2lake.product_names import ProductName
 from s2lake.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ class Scheduler:
         queued = self.state.enqueue(products)
         queued_ids = {p.product_id for p in queued}
         self._report.skipped = [p.product_id for p in products if p.product_id not in queued_ids]
-        self._queue = [Job(p) for p in queued]
+        self._queue = [Job(p) for p in queued if self._named_safely(p)]
         # Most widely available first; then by name for a stable order.
         self._queue.sort(key=lambda j: (-len(j.product.offers), j.product.product_id))
         if self.progress is not None:
@@ -174,6 +176,21 @@ class Scheduler:
         if self._first_transfer and self._last_transfer:
             self._report.transfer_seconds = self._last_transfer - self._first_transfer
         return self._report
+
+    def _named_safely(self, product: Product) -> bool:
+        """Whether the product's name may name files; if not it fails now, before any byte is fetched.
+
+        Its id becomes the download, staging and landing names, so a catalogue answering ``../../x``
+        (or anything else that is not a Sentinel-2 product name) must not get that far; the refusal is
+        the product's failure reason and the other products go on.
+        """
+        try:
+            ProductName.require(product.product_id, where="the catalogue's product id or title")
+        except UnsafePathError as exc:
+            log.warning("refused product %r: %s", product.product_id[:200], exc.message)
+            self._fail(Job(product), exc.message)
+            return False
+        return True
 
     # -- picking work -------------------------------------------------------------------------------
     def _candidates(self, job: Job) -> list[MirrorState]:
@@ -256,7 +273,7 @@ class Scheduler:
         pid = job.product.product_id
         name = mirror.settings.name
         self.state.transition(pid, DOWNLOADING, mirror=name)
-        part = self.parts / f"{pid}.{name}.zip.part"
+        part = inside(self.parts, f"{pid}.{name}.zip.part")
         task = None
         try:
             mirror.catalogue.limiter.wait()
@@ -337,6 +354,10 @@ class Scheduler:
             job.excluded.add(name)
             self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=False)
             return
+        except ArchiveError as exc:  # over the size limits (a zip bomb): another mirror may have it whole
+            job.excluded.add(name)
+            self._retry(job, mirror, f"{name}: {exc.message}", mirror_fault=False)
+            return
         except CorruptArchive as exc:  # a member failed its CRC: a corrupt download, fetched again
             self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=True)
             return
@@ -359,17 +380,17 @@ class Scheduler:
 
     def _land(self, pid: str, part: Path, extractor: ProcessPoolExecutor | None) -> str:
         if extractor is None:
-            staged = self.parts / f"{pid}.zip"
+            staged = inside(self.parts, f"{pid}.zip")
             part.replace(staged)
             return land_tree(self.warehouse, staged, f"{pid}.zip")
-        target = self.staging / pid
+        target = inside(self.staging, pid)
         if target.exists():
             shutil.rmtree(target)  # leftovers of a killed extraction
         try:
-            tops = extractor.submit(extract_archive, str(part), str(target)).result()
+            tops = extractor.submit(extract_archive, str(part), str(target), self.settings.archive_limits).result()
         except Exception as exc:
             shutil.rmtree(target, ignore_errors=True)  # never leave a partial extraction behind
-            if isinstance(exc, (UnsafeArchive, CorruptArchive)):
+            if isinstance(exc, (UnsafeArchive, CorruptArchive, ArchiveError)):
                 part.unlink(missing_ok=True)  # bad bytes: the next attempt downloads again
             raise
         safe = f"{pid}.SAFE"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import requests
 
 from ingest.catalogues.base import PRODUCT_TYPES, Catalogue, SearchQuery
-from ingest.products import Offer, Product, product_id
+from ingest.products import Offer, Product
 from ingest.transfer import Gone, TransferError
 from s2lake.config.ingest import MirrorSettings
 from s2lake.errors import CatalogueError
@@ -81,7 +81,7 @@ class DhusCatalogue(Catalogue):
         )
         start = props.get("beginposition")
         return Product.from_name(
-            product_id(name),
+            name,
             tile=props.get("tileid"),
             sensing_start=start.replace(tzinfo=UTC) if isinstance(start, datetime) else None,
             cloud_cover=props.get("cloudcoverpercentage"),

@@ -20,7 +20,7 @@ from shapely import wkt as shapely_wkt
 from shapely.geometry import mapping, shape
 
 from ingest.catalogues.base import Catalogue, SearchQuery
-from ingest.products import Offer, Product, product_id
+from ingest.products import Offer, Product
 from s2lake.errors import CatalogueError
 
 #: Multihash function codes (https://github.com/multiformats/multicodec) of the checksums we verify.
@@ -118,7 +118,7 @@ class StacCatalogue(Catalogue):
         )
         when = props.get("datetime") or props.get("start_datetime")
         return Product.from_name(
-            product_id(name),
+            name,
             tile=_tile(props),
             sensing_start=datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None,
             cloud_cover=props.get("eo:cloud_cover"),

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from s2lake.archive_limits import ArchiveLimits
+
 Protocol = Literal["dhus", "cdse_odata", "stac"]
 
 
@@ -91,6 +93,7 @@ class IngestSettings(BaseModel):
     level: Literal["L1C", "L2A"] = "L2A"
     max_cloud: float = Field(100.0, ge=0, le=100)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    archive_limits: ArchiveLimits = Field(default_factory=ArchiveLimits, description="Zip bomb limits on downloads.")
     rank_weights: RankWeights = Field(default_factory=RankWeights)
     rank_sample_bytes: int = Field(4 << 20, ge=1024, description="Bytes downloaded per mirror to measure speed.")
     rank_test_tiles: list[str] = Field(default_factory=list, description="MGRS tiles used to measure availability.")

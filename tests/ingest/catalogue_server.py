@@ -98,6 +98,37 @@ def product_zip(name: str, payload: int, seed: int, unsafe: bool = False, bad_cr
     return data
 
 
+def zip_bomb(name: str, member: str, inflated: int = 200 << 20, *, overstate: bool = False) -> bytes:
+    """A SAFE-like zip whose ``member`` (relative to the SAFE) is ``inflated`` bytes of zeros: deflate
+    shrinks 200 MB of zeros to ~200 KB, a ratio of ~1000.
+
+    ``overstate`` makes the central directory lie: it claims the member's compressed size is 50 times
+    smaller than its data only, which passes a directory-only ratio check; a stored member of random
+    bytes after it gives the lie real bytes to point at, so zipfile reads on without an EOF error.
+    """
+    buf = io.BytesIO()
+    safe = f"{name}.SAFE"
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{safe}/manifest.safe", f"<xfdu:XFDU><name>{name}</name></xfdu:XFDU>\n")
+        with archive.open(f"{safe}/{member}", "w") as out:
+            zeros = bytes(1 << 20)
+            for _ in range(inflated // len(zeros)):
+                out.write(zeros)
+        bomb = archive.getinfo(f"{safe}/{member}")
+        if overstate:
+            claimed = inflated // 50
+            archive.writestr(
+                zipfile.ZipInfo(f"{safe}/padding.bin"), random.Random(5).randbytes(claimed), zipfile.ZIP_STORED
+            )
+    data = bytearray(buf.getvalue())
+    if overstate:
+        entry = data.find(b"PK\x01\x02")  # central directory entries: find the member's
+        while not data[entry + 46 :].startswith(bomb.filename.encode()):
+            entry = data.find(b"PK\x01\x02", entry + 4)
+        data[entry + 20 : entry + 24] = struct.pack("<I", claimed)
+    return bytes(data)
+
+
 def generate_products(
     count: int,
     tiles: list[str],
@@ -133,10 +164,10 @@ def generate_products(
 
 def product_from_safe(safe: Path, cloud: float = 10.0) -> FakeProduct:
     """Serve a real SAFE folder (e.g. from the synthetic L2A generator) as a zipped product."""
-    from ingest.products import parse_name
+    from s2lake.product_names import ProductName
 
     name = safe.name.removesuffix(".SAFE")
-    parts = parse_name(name)
+    parts = ProductName.parse(name)
     assert parts is not None, name
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as archive:

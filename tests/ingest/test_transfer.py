@@ -105,13 +105,14 @@ def test_landing_on_a_non_local_filesystem_goes_through_fsspec(tmp_path) -> None
     from ingest.landing import land_tree
     from s2lake.warehouse import Warehouse
 
-    staged = tmp_path / "X.SAFE"
+    name = "S2A_MSIL2A_20210105T103000_N0500_R001_T32UNA_20210105T133000.SAFE"  # landing wants a product name
+    staged = tmp_path / name
     (staged / "GRANULE").mkdir(parents=True)
     (staged / "manifest.safe").write_text("<xfdu/>")
     (staged / "GRANULE" / "band.bin").write_bytes(b"\x01\x02")
     warehouse = Warehouse.at("memory://ingest-test-wh")
-    uri = land_tree(warehouse, staged, "X.SAFE")
+    uri = land_tree(warehouse, staged, name)
     fs = fsspec.filesystem("memory")
-    assert uri == "memory://ingest-test-wh/landing/X.SAFE"
-    assert fs.cat("/ingest-test-wh/landing/X.SAFE/GRANULE/band.bin") == b"\x01\x02"
+    assert uri == f"memory://ingest-test-wh/landing/{name}"
+    assert fs.cat(f"/ingest-test-wh/landing/{name}/GRANULE/band.bin") == b"\x01\x02"
     assert not staged.exists()  # the local staging copy is gone
