@@ -17,12 +17,11 @@ import zlib
 from pathlib import Path
 
 from ingest.verify import CorruptArchive
+from s2lake.errors import ArchiveError
 
 
-class UnsafeArchive(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class UnsafeArchive(ArchiveError):
+    """A member would be written outside the target folder: that mirror's copy is refused."""
 
 
 def check_members(archive: zipfile.ZipFile, target: Path) -> None:

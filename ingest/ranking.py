@@ -18,7 +18,6 @@ import pyarrow as pa
 import requests
 
 from ingest.catalogues import SearchQuery, open_catalogue
-from ingest.transfer import open_url
 from s2lake.config.ingest import IngestSettings, MirrorSettings
 from s2lake.errors import S2LakeError
 from s2lake.tables.schemas import TableSpec, col
@@ -59,18 +58,16 @@ class Measurement:
     errors: str = ""
 
 
-def _speed(url: str, auth, sample: int, timeout: float) -> tuple[float, int]:
-    with requests.Session() as session:
-        started = monotonic()
-        response = open_url(session, url, {**auth.headers(), "Range": f"bytes=0-{sample - 1}"}, auth, timeout)
+def _speed(session: requests.Session, url: str, sample: int, timeout: float) -> tuple[float, int]:
+    started = monotonic()
+    with session.get(url, headers={"Range": f"bytes=0-{sample - 1}"}, stream=True, timeout=timeout) as response:
         response.raise_for_status()
         got = 0
         for block in response.iter_content(64 * 1024):
             got += len(block)
             if got >= sample:
                 break
-        response.close()
-        return round(got / max(monotonic() - started, 1e-6)), got
+    return round(got / max(monotonic() - started, 1e-6)), got
 
 
 def measure(mirror: MirrorSettings, settings: IngestSettings, now: datetime) -> Measurement:
@@ -100,12 +97,13 @@ def measure(mirror: MirrorSettings, settings: IngestSettings, now: datetime) -> 
     if offer is not None:
         try:
             m.speed_bytes_per_s, m.sample_bytes = _speed(
-                offer.url, catalogue.auth, settings.rank_sample_bytes, settings.scheduler.timeout_seconds
+                catalogue.session, offer.url, settings.rank_sample_bytes, settings.scheduler.timeout_seconds
             )
         except (S2LakeError, requests.RequestException) as exc:
             errors.append(f"speed: {getattr(exc, 'message', exc)}")
     else:
         errors.append("speed: no downloadable product for the test tiles")
+    catalogue.close()
     m.errors = "; ".join(errors)
     return m
 
