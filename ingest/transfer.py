@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -150,9 +150,16 @@ def _classify(response: requests.Response, part: Path, resuming: bool) -> None:
         raise DownloadError(f"HTTP {status}")
 
 
-def _oversize(part: Path, what: str) -> Oversize:
-    part.unlink(missing_ok=True)
-    return Oversize(what)
+def body_blocks(response: requests.Response, cap: int, pace: Pace, chunk_bytes: int) -> Iterator[bytes]:
+    """The body as it arrives (``read1``: whatever bytes are there, so ``pace`` checks every arrival);
+    :class:`Oversize` before a block would pass ``cap`` bytes."""
+    received = 0
+    while block := response.raw.read1(chunk_bytes, decode_content=True):
+        received += len(block)
+        if received > cap:
+            raise Oversize(f"server sent more than the {cap} bytes expected")
+        yield block
+        pace.check(received)
 
 
 def fetch(
@@ -193,23 +200,22 @@ def fetch(
             announced = response.headers.get("Content-Length")
             cap = (expected_size or limits.max_bytes) - existing
             if announced is not None and int(announced) > cap:
-                raise _oversize(part, f"server announces {int(announced)} bytes, {cap} expected")
+                raise Oversize(f"server announces {int(announced)} bytes, {cap} expected")
             if announced is not None:
                 cap = int(announced)
             pace.expect(cap)
             written = 0
             with part.open("ab" if existing else "wb") as out:
-                while block := response.raw.read1(chunk_bytes, decode_content=True):
-                    if written + len(block) > cap:
-                        out.close()
-                        raise _oversize(part, f"server sent more than the {cap} bytes expected")
+                for block in body_blocks(response, cap, pace, chunk_bytes):
                     out.write(block)
                     written += len(block)
                     if on_bytes:
                         on_bytes(len(block))
-                    pace.check(written)
         if announced is not None and written != int(announced):
             raise DownloadError(f"connection closed after {written} of {announced} bytes")
         return existing + written
+    except Oversize:
+        part.unlink(missing_ok=True)  # bytes past the declared end: nothing here is worth resuming from
+        raise
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise DownloadError(f"{type(exc).__name__}: {str(exc)[:160]}") from None

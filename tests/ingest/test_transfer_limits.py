@@ -110,3 +110,20 @@ def test_the_scheduler_retries_an_aborted_transfer(servers, creds, warehouse, fa
     assert any(reason in (e[4] or "") for e in events if e[2] == "queued"), events
     assert not list(Path(warehouse.root, "_state", "downloads").glob("*.part"))
     _landed_ok(warehouse, fakes)
+
+
+@pytest.mark.timeout(30)
+def test_ranking_a_dripping_mirror_is_bounded_too(servers, creds) -> None:
+    """`mirrors rank` downloads a sample from each mirror: a stalled sample is an error, not a hang."""
+    from datetime import UTC, datetime
+
+    from ingest.ranking import measure
+    from tests.ingest.conftest import fast_settings
+
+    stac, _ = _served(servers, "drip")
+    mirror = mirror_for(stac, "m")
+    settings = fast_settings([mirror], **FAST).model_copy(update={"rank_test_tiles": ["32UNA"]})
+    started = time.monotonic()
+    measured = measure(mirror, settings, datetime.now(UTC))
+    assert "stalled" in measured.errors and measured.test_tile_products == 1
+    assert time.monotonic() - started < 4.0
