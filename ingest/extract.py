@@ -20,13 +20,11 @@ from pathlib import Path
 from ingest.verify import CorruptArchive
 from s2lake.archive_limits import ArchiveLimits, open_archive, stream_member
 from s2lake.contained_paths import inside
-from s2lake.errors import UnsafePathError
+from s2lake.errors import ArchiveError, UnsafePathError
 
 
-class UnsafeArchive(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class UnsafeArchive(ArchiveError):
+    """A member would be written outside the target folder: that mirror's copy is refused."""
 
 
 def check_members(archive: zipfile.ZipFile, target: Path) -> None:

@@ -76,9 +76,14 @@ def _archive_asset(assets: dict[str, Any]) -> dict[str, Any] | None:
 class StacCatalogue(Catalogue):
     def _client(self):
         from pystac_client import Client
+        from pystac_client.stac_api_io import StacApiIO
 
+        # pystac-client's own session would send a bearer token to every link a catalogue hands out (next
+        # pages anywhere); the mirror's session gives it to the mirror's allowed origins only.
+        stac_io = StacApiIO()
+        stac_io.session = self.session
         try:
-            return Client.open(self.mirror.url, headers=self.auth.headers() or None)
+            return Client.open(self.mirror.url, stac_io=stac_io)
         except Exception as exc:  # pystac-client raises several unrelated types for an unreachable API
             raise CatalogueError(f"STAC API unreachable: {exc}", where=self.mirror.url) from None
 
