@@ -72,3 +72,8 @@ class UnsafePathError(S2LakeError):
 class ArchiveError(DownloadError):
     """A downloaded or given archive is corrupt or over the size limits (a zip bomb, a member
     inflating past its declared ratio)."""
+
+
+class ClusterError(S2LakeError):
+    """The cluster engine's environment is unusable: Maven or Java missing, a JVM artifact the
+    configured repositories do not serve, or a local cluster process that fails to start or stop."""
