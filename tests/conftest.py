@@ -22,3 +22,22 @@ def shared_data() -> Path:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse.at(tmp_path / "warehouse")
+
+
+@pytest.fixture(scope="session")
+def spark_jars() -> Path:
+    """The Spark jar folder, resolved by Maven once per machine (``s2lake spark jars``; CI reaches Maven Central).
+
+    s2lake's sessions find it by themselves; a machine without Maven fails here with the fix, never skips.
+    """
+    from s2lake.spark import jar_folder
+    from s2lake.spark.jars import resolve
+
+    return jar_folder() or resolve("spark")
+
+
+@pytest.fixture
+def no_jar_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither S2LAKE_SPARK_JARS nor a Maven-resolved folder: plain Spark, as on a machine never set up."""
+    monkeypatch.delenv("S2LAKE_SPARK_JARS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))

@@ -13,6 +13,7 @@ import typer
 
 from s2lake import __version__
 from s2lake.cli import (
+    cluster_cmd,
     config_cmd,
     demo_cmd,
     ingest_cmd,
@@ -20,6 +21,7 @@ from s2lake.cli import (
     models_cmd,
     patches_cmd,
     reference_cmd,
+    spark_cmd,
     split_cmd,
     sql_cmd,
     synth_cmd,
@@ -89,3 +91,5 @@ app.add_typer(reference_cmd.app, name="reference")
 app.add_typer(labels_cmd.app, name="labels")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(split_cmd.app, name="split")
+app.add_typer(spark_cmd.app, name="spark")
+app.add_typer(cluster_cmd.app, name="cluster")

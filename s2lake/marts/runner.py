@@ -205,20 +205,22 @@ def _one_line(message: str | None, limit: int = 300) -> str:
 
 def session_target_conf(settings: ModelsSettings) -> dict[str, str]:
     """Spark settings of the dbt ``session`` target: those of every Spark session s2lake starts
-    (:func:`s2lake.spark.session_config`: the defaults file, then the jar folder of S2LAKE_SPARK_JARS).
+    (:func:`s2lake.spark.session_config`: the defaults file, then the jar folder, S2LAKE_SPARK_JARS or the one
+    `s2lake spark jars` resolved).
 
-    There is no Maven access, so without a jar folder the session is plain Spark
-    (:func:`s2lake.spark.without_jars`), which serves Parquet sources and marts only.
+    Without a jar folder the session is plain Spark (:func:`s2lake.spark.without_jars`), which serves Parquet
+    sources and marts only: resolving spark.jars.packages at session start would download behind the user's back.
     """
-    from s2lake.spark import JARS_ENV, session_config, without_jars
+    from s2lake.spark import JARS_ENV, jar_folder, session_config, without_jars
 
-    if os.environ.get(JARS_ENV):
+    if jar_folder() is not None:
         return session_config()
     if settings.spark_file_format == "delta" or settings.source_format == "delta":
         raise ModelsError(
             "the spark target reads and writes Delta tables, and the local Spark session has no Delta jars",
             where=f"{JARS_ENV} (unset)",
-            fix=f"set {JARS_ENV} to a folder holding the Delta and Sedona jars, use models.spark_method thrift "
+            fix=f"run `s2lake spark jars` (Maven) or set {JARS_ENV} to a folder holding the Delta jars, use "
+            "models.spark_method thrift "
             "with a cluster, or set models.source_format and models.spark_file_format to parquet",
         )
     return without_jars(session_config())

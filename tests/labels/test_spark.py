@@ -1,14 +1,14 @@
-"""The cluster engine: Spark settings without jars, and the same sql/ files on Sedona on Spark with them."""
+"""The cluster engine: Spark settings with and without jars, and the same sql/ files on Sedona on Spark."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from s2lake.errors import ConfigError
 from s2lake.spark import REPO_DEFAULTS, parse_defaults, read_defaults, sedona_jars_available, session_config
+from s2lake.spark.jars import SEDONA_COORDINATES
 from s2lake.warehouse import Warehouse
 
 
@@ -36,36 +36,42 @@ def test_repository_defaults_configure_sedona_and_delta() -> None:
 def test_jar_folder_replaces_maven_packages(tmp_path: Path) -> None:
     """Only the session settings are checked here: which files a jar folder must hold."""
     (tmp_path / "unrelated.jar").write_bytes(b"")
-    with pytest.raises(ConfigError, match=r"lacks the Apache Sedona \(shaded\), Delta Lake, Delta storage jar"):
+    with pytest.raises(ConfigError, match=r"lacks the Delta Lake, Delta storage jar"):
         session_config(read_defaults(REPO_DEFAULTS), jars_folder=str(tmp_path))
-    names = ["sedona-spark-shaded-4.1_2.13-1.9.1.jar", "delta-spark_4.1_2.13-4.4.1.jar", "delta-storage-4.4.1.jar"]
+    names = ["delta-spark_4.1_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"]
     for name in names:
         (tmp_path / name).write_bytes(b"")
     conf = session_config(read_defaults(REPO_DEFAULTS), jars_folder=str(tmp_path), extra={"spark.master": "local[1]"})
     assert "spark.jars.packages" not in conf
     assert sorted(Path(j).name for j in conf["spark.jars"].split(",")) == sorted([*names, "unrelated.jar"])
     assert conf["spark.master"] == "local[1]"
+    # no Sedona jar: Delta stays, Sedona's classes go (Spark would stop at start-up on them)
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    assert "spark.kryo.registrator" not in conf
+    (tmp_path / "sedona-spark-shaded-4.1_2.13-1.9.1.jar").write_bytes(b"")
+    conf = session_config(read_defaults(REPO_DEFAULTS), jars_folder=str(tmp_path))
+    assert conf["spark.sql.extensions"].startswith("org.apache.sedona.sql.SedonaSqlExtensions,")
+    assert conf["spark.kryo.registrator"] == "org.apache.sedona.core.serde.SedonaKryoRegistrator"
     with pytest.raises(ConfigError, match="is not a folder"):
         session_config({}, jars_folder=str(tmp_path / "missing"))
 
 
-def test_conf_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_conf_file_from_environment(no_jar_folder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf_file = tmp_path / "spark-defaults.conf"
     conf_file.write_text("spark.sql.shuffle.partitions 8\n")
     monkeypatch.setenv("S2LAKE_SPARK_CONF", str(conf_file))
-    monkeypatch.delenv("S2LAKE_SPARK_JARS", raising=False)
     assert session_config() == {"spark.sql.shuffle.partitions": "8"}
     monkeypatch.setenv("S2LAKE_SPARK_CONF", str(tmp_path / "nope.conf"))
     with pytest.raises(ConfigError, match="does not exist"):
         session_config()
 
 
-_NO_JARS = sedona_jars_available()
-
-
-@pytest.mark.skipif(_NO_JARS is not None, reason=_NO_JARS or "")
-def test_same_sql_on_sedona_spark_equals_sedonadb(module_warehouse: Warehouse) -> None:
-    """Runs where S2LAKE_SPARK_JARS names a folder with the Sedona and Delta jars."""
+def test_same_sql_on_sedona_spark_equals_sedonadb(spark_jars: Path, module_warehouse: Warehouse) -> None:
+    """Runs where the jar folder holds Sedona for Spark 4.1, which no Maven repository reachable here serves."""
+    reason = sedona_jars_available()
+    if reason is not None:
+        pytest.skip(reason)
     from s2lake.spark import build_session
     from sedona_jobs.labels import compute_labels
     from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
@@ -90,7 +96,18 @@ def test_same_sql_on_sedona_spark_equals_sedonadb(module_warehouse: Warehouse) -
                     assert value == b[key], (name, key)
 
 
-def test_skip_reason_names_the_variable() -> None:
-    if os.environ.get("S2LAKE_SPARK_JARS"):
-        pytest.skip("S2LAKE_SPARK_JARS is set here")
-    assert _NO_JARS is not None and _NO_JARS.startswith("S2LAKE_SPARK_JARS is not set")
+def test_missing_sedona_names_coordinates_and_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("delta-spark_4.1_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("S2LAKE_SPARK_JARS", str(tmp_path))
+    reason = sedona_jars_available()
+    assert reason is not None
+    assert SEDONA_COORDINATES in reason and "not obtainable from the configured Maven repository" in reason
+    assert str(tmp_path) in reason and "by hand" in reason
+    (tmp_path / "sedona-spark-shaded-4.1_2.13-1.9.1.jar").write_bytes(b"")
+    assert sedona_jars_available() is None
+
+
+def test_no_jar_folder_says_how_to_get_one(no_jar_folder) -> None:
+    reason = sedona_jars_available()
+    assert reason is not None and "S2LAKE_SPARK_JARS is not set" in reason and "s2lake spark jars" in reason

@@ -50,8 +50,7 @@ def test_split_shares_must_leave_room_for_test():
         load_settings(models__split_train_share=0.8, models__split_validation_share=0.2)
 
 
-def test_spark_session_with_delta_needs_the_jar_folder(warehouse, monkeypatch):
-    monkeypatch.delenv("S2LAKE_SPARK_JARS", raising=False)
+def test_spark_session_with_delta_needs_the_jar_folder(no_jar_folder, warehouse):
     generate(warehouse, tiles=1, grid=2, dates_per_tile=(1,))
     with pytest.raises(ModelsError, match="no Delta jars") as err:
         build(ModelsSettings(target="spark"), warehouse, quiet=True)

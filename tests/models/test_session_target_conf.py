@@ -15,7 +15,7 @@ from s2lake.config.models import ModelsSettings
 from s2lake.marts.runner import _spark_session_env, session_target_conf
 
 PARQUET = ModelsSettings(target="spark", source_format="parquet", spark_file_format="parquet")
-JARS = ["sedona-spark-shaded-4.1_2.13-1.9.1.jar", "delta-spark_4.1_2.13-4.4.1.jar", "delta-storage-4.4.1.jar"]
+JARS = ["sedona-spark-shaded-4.1_2.13-1.9.1.jar", "delta-spark_4.1_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"]
 
 
 def _submitted(settings: ModelsSettings) -> dict[str, str]:
@@ -26,8 +26,7 @@ def _submitted(settings: ModelsSettings) -> dict[str, str]:
 
 
 @pytest.fixture
-def no_jars(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("S2LAKE_SPARK_JARS", raising=False)
+def no_jars(no_jar_folder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("S2LAKE_SPARK_CONF", raising=False)
     monkeypatch.delenv("SPARK_CONF_DIR", raising=False)
 

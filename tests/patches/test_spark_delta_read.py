@@ -1,24 +1,17 @@
 """The tables delta-rs writes are readable by Spark + Delta Lake (the cluster engine).
 
-Needs the Delta (and Sedona) jars: runs where S2LAKE_SPARK_JARS names a folder holding them and
-skips with that reason elsewhere (this machine cannot reach Maven; Delta is never faked).
+Uses the Delta jars Maven resolves (the ``spark_jars`` fixture, ``s2lake spark jars``); Delta is never faked.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from s2lake.spark import sedona_jars_available
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 
-_NO_JARS = sedona_jars_available()
 
-
-@pytest.mark.skipif(_NO_JARS is not None, reason=_NO_JARS or "")
-def test_spark_delta_reads_patches_and_products(small_l2a: Path, warehouse: Warehouse) -> None:
+def test_spark_delta_reads_patches_and_products(spark_jars: Path, small_l2a: Path, warehouse: Warehouse) -> None:
     from s2lake.config.patches import PatchesSettings
     from s2lake.spark import build_session
     from sedona_jobs.patches import build_products

@@ -2,10 +2,12 @@
 
 Settings come from the repository's ``spark-defaults.conf`` (or ``$S2LAKE_SPARK_CONF``, or
 ``$SPARK_CONF_DIR/spark-defaults.conf``), so the embedded test session, dbt's ``session`` target and a
-cluster job use the same documented file. Sedona's and Delta's JVM jars come either from Maven through
-``spark.jars.packages`` (the file's default) or, where the cluster has no Maven access, from a
-local folder named by ``S2LAKE_SPARK_JARS`` which must hold the Sedona shaded jar and the Delta
-jars; the folder then replaces ``spark.jars.packages`` with ``spark.jars``.
+cluster job use the same documented file. The JVM jars come from a local folder when there is one:
+``S2LAKE_SPARK_JARS``, else the folder ``s2lake spark jars`` resolved with Maven
+(:mod:`s2lake.spark.jars`); the folder then replaces ``spark.jars.packages`` with ``spark.jars``.
+Without a folder the file's ``spark.jars.packages`` stays, for clusters whose Spark reaches Maven.
+A folder must hold the Delta jars; Sedona's is optional because no Maven repository here serves it,
+and without it the Sedona classes leave the settings (Delta still works).
 """
 
 from __future__ import annotations
@@ -16,18 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from s2lake.errors import ConfigError
+from s2lake.spark.jars import SEDONA_PREFIX, resolved, sedona_jar, sedona_missing_message
 
 JARS_ENV = "S2LAKE_SPARK_JARS"
 CONF_ENV = "S2LAKE_SPARK_CONF"
-REPO_DEFAULTS = Path(__file__).resolve().parents[1] / "spark-defaults.conf"
+REPO_DEFAULTS = Path(__file__).resolve().parents[2] / "spark-defaults.conf"
 #: Jar files a jar folder must provide (prefix of the file name → what it is).
-REQUIRED_JARS = {
-    "sedona-spark-shaded-": "Apache Sedona (shaded)",
-    "delta-spark_": "Delta Lake",
-    "delta-storage-": "Delta storage",
-}
-#: Packages of the classes those jars provide (what plain Spark cannot load).
-JAR_CLASS_PREFIXES = ("org.apache.sedona.", "io.delta.", "org.apache.spark.sql.delta.")
+REQUIRED_JARS = {"delta-spark_": "Delta Lake", "delta-storage-": "Delta storage"}
+#: Packages of the classes Sedona's jar provides, and those of all the jars (what plain Spark cannot load).
+SEDONA_CLASS_PREFIXES = ("org.apache.sedona.",)
+JAR_CLASS_PREFIXES = (*SEDONA_CLASS_PREFIXES, "io.delta.", "org.apache.spark.sql.delta.")
 
 
 def parse_defaults(text: str) -> dict[str, str]:
@@ -78,13 +78,21 @@ def read_defaults(path: Path | None = None) -> dict[str, str]:
     return parse_defaults(path.read_text(encoding="utf-8"))
 
 
+def jar_folder() -> Path | None:
+    """``S2LAKE_SPARK_JARS`` when set, else the Maven-resolved folder when ``s2lake spark jars`` made it."""
+    if os.environ.get(JARS_ENV):
+        return Path(os.environ[JARS_ENV])
+    return resolved("spark")
+
+
 def local_jars(folder: str | Path) -> list[Path]:
-    """The jars of ``folder``, after checking Sedona and Delta are among them."""
+    """The jars of ``folder``, after checking the Delta jars are among them."""
     root = Path(folder)
     if not root.is_dir():
         raise ConfigError(
             f"{JARS_ENV}={folder} is not a folder",
-            fix=f"point {JARS_ENV} at a folder holding the Sedona and Delta jars, or unset it to use Maven",
+            fix=f"point {JARS_ENV} at a folder holding the Delta (and Sedona) jars, or unset it to use the "
+            "folder `s2lake spark jars` resolves",
         )
     jars = sorted(root.glob("*.jar"))
     missing = [what for prefix, what in REQUIRED_JARS.items() if not any(j.name.startswith(prefix) for j in jars)]
@@ -92,8 +100,9 @@ def local_jars(folder: str | Path) -> list[Path]:
         raise ConfigError(
             f"{root} lacks the {', '.join(missing)} jar(s)",
             where=JARS_ENV,
-            fix="add sedona-spark-shaded-4.1_2.13-1.9.1.jar, delta-spark_4.1_2.13-4.4.1.jar and "
-            "delta-storage-4.4.1.jar (and geotools-wrapper for rasters) to the folder",
+            fix="add delta-spark_4.1_2.13-4.4.0.jar and delta-storage-4.4.0.jar (and "
+            "sedona-spark-shaded-4.1_2.13-1.9.1.jar, geotools-wrapper for rasters) to the folder, or use the "
+            "folder `s2lake spark jars` prints",
         )
     return jars
 
@@ -101,21 +110,25 @@ def local_jars(folder: str | Path) -> list[Path]:
 def session_config(
     defaults: dict[str, str] | None = None, jars_folder: str | None = None, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """The effective Spark settings: defaults file, then the jar folder, then ``extra``."""
+    """The effective Spark settings: defaults file, then the jar folder (:func:`jar_folder`), then ``extra``."""
     conf = dict(read_defaults() if defaults is None else defaults)
-    folder = jars_folder if jars_folder is not None else os.environ.get(JARS_ENV)
+    folder = jars_folder if jars_folder is not None else jar_folder()
     if folder:
         conf.pop("spark.jars.packages", None)
-        conf["spark.jars"] = ",".join(str(j) for j in local_jars(folder))
+        jars = local_jars(folder)
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+        if not any(j.name.startswith(SEDONA_PREFIX) for j in jars):
+            conf = without_jars(conf, SEDONA_CLASS_PREFIXES)
     conf.update(extra or {})
     return conf
 
 
-def without_jars(conf: dict[str, str]) -> dict[str, str]:
+def without_jars(conf: dict[str, str], prefixes: tuple[str, ...] = JAR_CLASS_PREFIXES) -> dict[str, str]:
     """``conf`` for plain Spark, where neither Maven nor the Sedona and Delta jars are at hand.
 
-    Drops ``spark.jars.packages`` (resolving it needs Maven) and every class the jars provide from the
-    settings naming classes (SQL extensions, the Delta catalog, Sedona's Kryo registrator): Spark stops at
+    Drops ``spark.jars.packages`` (resolving it needs Maven) and every class of ``prefixes`` (by default
+    those all the jars provide; Sedona's alone when only its jar is missing) from the settings naming
+    classes (SQL extensions, the Delta catalog, Sedona's Kryo registrator): Spark stops at
     start-up on an unknown extension or catalog, and at the first shuffle on an unknown registrator.
     Everything else (Kryo, adaptive execution, time zone, ...) stays as the defaults file says.
     """
@@ -123,22 +136,31 @@ def without_jars(conf: dict[str, str]) -> dict[str, str]:
     for key, value in conf.items():
         if key == "spark.jars.packages":
             continue
-        kept = [item for item in value.split(",") if not item.strip().startswith(JAR_CLASS_PREFIXES)]
+        kept = [item for item in value.split(",") if not item.strip().startswith(prefixes)]
         if kept:
             out[key] = ",".join(kept)
     return out
 
 
-def sedona_jars_available() -> str | None:
-    """Why Sedona on Spark cannot run here, or ``None`` when the jar folder is usable."""
-    folder = os.environ.get(JARS_ENV)
-    if not folder:
-        return f"{JARS_ENV} is not set: no local folder with the Sedona and Delta jars (no Maven access here)"
+def delta_jars_available() -> str | None:
+    """Why Spark cannot read and write Delta here, or ``None`` when the jar folder is usable."""
+    folder = jar_folder()
+    if folder is None:
+        return f"no jar folder: {JARS_ENV} is not set and `s2lake spark jars` has not resolved the jars"
     try:
         local_jars(folder)
     except ConfigError as exc:
         return exc.message
     return None
+
+
+def sedona_jars_available() -> str | None:
+    """Why Sedona on Spark cannot run here, or ``None`` when the jar folder holds Sedona and Delta."""
+    reason = delta_jars_available()
+    if reason is not None:
+        return reason
+    folder = jar_folder()
+    return None if folder and sedona_jar(folder) else sedona_missing_message(folder)
 
 
 def build_session(app_name: str = "s2lake", master: str | None = None, extra: dict[str, str] | None = None) -> Any:
