@@ -72,3 +72,8 @@ class UnsafePathError(S2LakeError):
 class ArchiveError(DownloadError):
     """A downloaded or given archive is corrupt or over the size limits (a zip bomb, a member
     inflating past its declared ratio)."""
+
+
+class WriteConflictError(LockedError):
+    """Another writer committed to a Delta table after this run read it (optimistic concurrency where
+    no file lock reaches, e.g. object stores): this run's commit was rejected, nothing of it was written."""

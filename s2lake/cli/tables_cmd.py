@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from s2lake.cli.context import app_context, emit, friendly_errors
+
+if TYPE_CHECKING:
+    from s2lake.tables.store import TableStore
 
 
 @friendly_errors
@@ -50,3 +53,20 @@ def tables(
             }
         )
     emit(rows, fmt, title=f"warehouse {store.warehouse.root}")
+    _warn_pending_label_runs(store)
+
+
+def _warn_pending_label_runs(store: TableStore) -> None:
+    """Say so when the label tables hold rows of a run that is not complete (readers skip them)."""
+    from s2lake.logs import console
+    from sedona_jobs.labels.runs import pending_runs
+
+    current, pending = pending_runs(store)
+    for run in pending:
+        console.print(
+            f"[yellow]label run {run['run_id']} (started {run['started']:%Y-%m-%d %H:%M:%S} UTC) is {run['status']}"
+            f"{' (under way, or killed before its last commit)' if run['status'] == 'running' else ''}: "
+            f"readers use {'complete run ' + current if current else 'no labels (no complete run yet)'}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
