@@ -67,6 +67,7 @@ def test_replace_where_replaces_only_matching_rows_in_one_commit(warehouse: Ware
     def pairs(prefix: str, n: int) -> pa.Table:
         rows = [
             {"patch_id_a": f"{prefix}{i}", "patch_id_b": "z", "tile_a": prefix, "tile_b": "t", "area_m2": float(i)}
+            | {"run_id": "r"}
             for i in range(n)
         ]
         return pa.Table.from_pylist(rows, schema=schema)

@@ -6,13 +6,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow as pa
+
 from s2lake.cli.context import ExitCode
+from s2lake.errors import WriteConflictError
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from sedona_jobs.patches.writer import commit_product
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")
 
@@ -80,3 +86,36 @@ def test_lock_is_released_when_its_holder_is_killed(small_l2a: Path, tmp_path: P
     holder.wait()
     after = subprocess.run(command, capture_output=True, text=True)
     assert after.returncode == 0, after.stderr
+
+
+def test_without_the_lock_a_commit_on_a_stale_version_is_rejected(small_l2a: Path, tmp_path: Path) -> None:
+    """Where no file lock reaches (object stores), Delta's conflict check decides: two writers that
+    listed the table at the same version cannot both commit the product."""
+    source = tmp_path / "source"
+    built = subprocess.run([S2LAKE, "-w", str(source), "patches", "build", "--workers", "1", str(small_l2a)])
+    assert built.returncode == 0
+    rows = TableStore(Warehouse.at(source)).read("patches")
+    product_id = rows["product_id"][0].as_py()
+
+    store = TableStore(Warehouse.at(tmp_path / "wh"))
+    both_listed = threading.Barrier(2)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        both_listed.wait(timeout=60)  # each writer has taken its snapshot before any writes or commits
+        yield from rows.to_batches(max_chunksize=10)
+
+    def write() -> int | WriteConflictError:
+        try:
+            return commit_product(store, "33UUU", product_id, batches())
+        except WriteConflictError as exc:
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: write(), range(2)))
+    assert sorted(type(r).__name__ for r in results) == ["WriteConflictError", "int"]
+    [conflict] = [r for r in results if isinstance(r, WriteConflictError)]
+    assert "another run committed to table `patches`" in conflict.message
+    ids = Counter(store.read("patches", ["patch_id"]).column("patch_id").to_pylist())
+    assert len(ids) == 100 and set(ids.values()) == {1}
+    on_disk = {p.name for p in Path(store.uri("patches")).rglob("*.parquet")}
+    assert on_disk == {Path(p).name for p in store.require("patches").file_uris()}  # the loser's files are gone
