@@ -8,8 +8,6 @@ so a crashed run never leaves a stale lock behind.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +26,8 @@ from ingest.scheduler import GetReport, Scheduler, state_dir
 from ingest.search import search_all
 from ingest.selection import select_lowest_cloud
 from s2lake.config.ingest import IngestSettings
-from s2lake.errors import ConfigError, LockedError, S2LakeError
+from s2lake.errors import ConfigError, S2LakeError
+from s2lake.locks import hold
 from s2lake.warehouse import Warehouse
 
 
@@ -92,30 +91,11 @@ def load_job(path: Path) -> JobSpec:
 
 @contextmanager
 def run_lock(warehouse: Warehouse) -> Iterator[Path]:
+    """The warehouse's ingest lock (:func:`s2lake.locks.hold`): one ``ingest run`` or ``ingest get`` at a time."""
     folder = state_dir(warehouse)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ingest.lock"
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise LockedError(
-            f"another ingest run (pid {holder}) is running on this warehouse",
-            where=str(path),
-            fix="wait for it to finish; the lock is released automatically when that process ends",
-        ) from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+    with hold(path, "this warehouse's ingest runs", "ingest"):
         yield path
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
 
 
 @dataclass

@@ -81,3 +81,8 @@ class QueryError(S2LakeError):
 class ClusterError(S2LakeError):
     """The cluster engine's environment is unusable: Maven or Java missing, a JVM artifact the
     configured repositories do not serve, or a local cluster process that fails to start or stop."""
+
+
+class WriteConflictError(LockedError):
+    """Another writer committed to a Delta table after this run read it (optimistic concurrency where
+    no file lock reaches, e.g. object stores): this run's commit was rejected, nothing of it was written."""

@@ -5,7 +5,7 @@
   (delta on a cluster; parquet in the session test, which has no Delta jars).
 #}
 {% macro s2lake_source_tables() %}
-  {{ return(['products', 'patches', 'patch_landcover', 'patch_country', 'patch_overlaps']) }}
+  {{ return(['products', 'patches', 'patch_landcover', 'patch_country', 'patch_overlaps', 'label_runs']) }}
 {% endmacro %}
 
 {# Runs one statement at a time (Spark's SQL endpoint takes a single statement per call). #}
@@ -35,4 +35,13 @@
       ~ ".`" ~ var('source_root') ~ "/" ~ name ~ "`") %}
   {% endfor %}
   {{ return(statements) }}
+{% endmacro %}
+
+{#
+  The label run whose rows count: the latest complete one (s2lake/tables/schemas.py, label_runs). A labels
+  build writes its three tables in three commits and marks its run complete after the last, so a run
+  killed in between never mixes with the previous one. Run ids sort by start time.
+#}
+{% macro s2lake_label_run() %}
+  (select max(run_id) from {{ source('s2lake', 'label_runs') }} where status = 'complete')
 {% endmacro %}

@@ -234,6 +234,7 @@ def get(
     as_json: JsonFlag = False,
 ) -> None:
     """Download, verify, extract and land products (resumes a killed run where it stopped)."""
+    from ingest.job import run_lock
     from ingest.ranking import latest_ranks
     from ingest.scheduler import Scheduler
     from s2lake.logs import progress
@@ -242,7 +243,8 @@ def get(
     products = _read_products(products_file)
     app_ctx.warehouse.ensure_writable()
     mirrors = _mirrors(ctx, mirror)
-    with progress(transfer=True) as bars:
+    # The same lock as `ingest run`: both land products and share the scheduler state.
+    with run_lock(app_ctx.warehouse), progress(transfer=True) as bars:
         scheduler = Scheduler(
             app_ctx.settings.ingest, app_ctx.warehouse, latest_ranks(app_ctx.warehouse), bars, mirrors
         )

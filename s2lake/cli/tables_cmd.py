@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -11,6 +11,9 @@ from s2lake.cli.context import app_context, emit, friendly_errors
 from s2lake.errors import WarehouseError
 
 log = logging.getLogger("s2lake.tables")
+
+if TYPE_CHECKING:
+    from s2lake.tables.store import TableStore
 
 
 @friendly_errors
@@ -58,3 +61,20 @@ def tables(
             }
         )
     emit(rows, fmt, title=f"warehouse {store.warehouse.root}")
+    _warn_pending_label_runs(store)
+
+
+def _warn_pending_label_runs(store: TableStore) -> None:
+    """Say so when the label tables hold rows of a run that is not complete (readers skip them)."""
+    from s2lake.logs import console
+    from sedona_jobs.labels.runs import pending_runs
+
+    current, pending = pending_runs(store)
+    for run in pending:
+        console.print(
+            f"[yellow]label run {run['run_id']} (started {run['started']:%Y-%m-%d %H:%M:%S} UTC) is {run['status']}"
+            f"{' (under way, or killed before its last commit)' if run['status'] == 'running' else ''}: "
+            f"readers use {'complete run ' + current if current else 'no labels (no complete run yet)'}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )

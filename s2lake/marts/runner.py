@@ -22,6 +22,7 @@ from typing import Any
 
 from s2lake.config.models import ModelsSettings
 from s2lake.errors import ModelsError
+from s2lake.locks import table_locks
 from s2lake.warehouse import Warehouse
 
 log = logging.getLogger("s2lake.models")
@@ -126,7 +127,8 @@ def build(
     select: list[str] | None = None,
     quiet: bool = False,
 ) -> BuildResult:
-    """``dbt build`` (seeds, models, tests) on ``target``; raises :class:`ModelsError` on any failure."""
+    """``dbt build`` (seeds, models, tests) on ``target``; raises :class:`ModelsError` on any failure and
+    :class:`~s2lake.errors.LockedError` while another build holds the marts' writer locks."""
     target = target or settings.target
     if target not in {"duckdb", "spark"}:
         raise ModelsError(f"unknown dbt target {target!r}", fix="use --target duckdb or --target spark")
@@ -168,7 +170,9 @@ def build(
     from dbt.cli.main import dbtRunner
 
     log.info("dbt build --target %s (project %s)", profile_target, PROJECT_DIR)
-    with _environment(profile_env(settings, warehouse, target) | extra_env):
+    # One build at a time per warehouse: both would write the same marts and dbt's DuckDB file.
+    environment = profile_env(settings, warehouse, target) | extra_env
+    with table_locks(warehouse, MARTS, "models build"), _environment(environment):
         outcome = dbtRunner().invoke(args)
     result = BuildResult(target=target, state_dir=state)
     if outcome.exception is not None:
@@ -247,6 +251,7 @@ def _require_sources(settings: ModelsSettings, warehouse: Warehouse, target: str
         "patch_landcover": "s2lake labels build",
         "patch_country": "s2lake labels build",
         "patch_overlaps": "s2lake labels build",
+        "label_runs": "s2lake labels build",
     }
     missing = [name for name in makers if not (Path(warehouse.table_uri(name)) / "_delta_log").is_dir()]
     if missing:

@@ -16,6 +16,12 @@ Why this layout:
   compression removes most of the cost of the wider type.
 * Per-band statistics keep integer ``valid_count``, ``sum`` and ``sum_sq`` so that dataset-wide
   means and standard deviations can be computed exactly (integer sums) without reading pixels.
+* ``patch_landcover``, ``patch_country`` and ``patch_overlaps`` are written by one ``labels build``
+  in three commits (Delta has no multi-table transaction). Every row carries the ``run_id`` of the
+  run that wrote it, and ``label_runs`` marks a run ``complete`` only after its last commit; readers
+  (the dbt staging models) take the rows of the latest complete run, so a run killed between its
+  commits leaves the previous labels in force and shows up in ``label_runs`` as ``running``. A run
+  removes older runs' rows only once it is complete.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from s2lake.sentinel2 import BANDS
 
 def col(name: str, dtype: pa.DataType, comment: str, nullable: bool = True) -> pa.Field:
     return pa.field(name, dtype, nullable=nullable, metadata={"comment": comment})
+
+
+def _run_id() -> pa.Field:
+    return col("run_id", pa.string(), "label_runs.run_id of the labels build that wrote the row", False)
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,7 @@ PATCH_LANDCOVER = TableSpec(
             col("area_m2", pa.float64(), "Intersection area in m2 (EPSG:3035, equal area)", False),
             col("fraction", pa.float64(), "Intersection area / patch area", False),
             col("no_clc_coverage", pa.bool_(), "True on the single row of a patch that no CLC polygon touches", False),
+            _run_id(),
         ]
     ),
 )
@@ -194,6 +205,7 @@ PATCH_COUNTRY = TableSpec(
             col("area_m2", pa.float64(), "Overlap with that country in m2 (EPSG:3035)", False),
             col("fraction", pa.float64(), "Overlap / patch area", False),
             col("source", pa.string(), "nuts or natural_earth", False),
+            _run_id(),
         ]
     ),
 )
@@ -209,10 +221,36 @@ PATCH_OVERLAPS = TableSpec(
             col("tile_a", pa.string(), "Tile of patch a", False),
             col("tile_b", pa.string(), "Tile of patch b", False),
             col("area_m2", pa.float64(), "Shared area in m2 (EPSG:3035)", False),
+            _run_id(),
+        ]
+    ),
+)
+
+LABEL_RUNS = TableSpec(
+    name="label_runs",
+    description="One row per `labels build` run; its rows in the three label tables count once it is complete.",
+    key=("run_id",),
+    schema=pa.schema(
+        [
+            col("run_id", pa.string(), "<UTC start YYYYMMDDTHHMMSSffffffZ>-<8 hex>: sorts by start time", False),
+            col(
+                "status",
+                pa.string(),
+                "running (also a run killed before its last commit), complete, or failed",
+                False,
+            ),
+            col("started", pa.timestamp("us", tz="UTC"), "When the run began writing (UTC)", False),
+            col("finished", pa.timestamp("us", tz="UTC"), "When the run was marked complete or failed (UTC)"),
+            col("engine", pa.string(), "sedonadb or spark", False),
+            col("country_source", pa.string(), "nuts or countries"),
+            col("patches", pa.int64(), "Patches labelled (rows of patch_country)"),
+            col("landcover_rows", pa.int64(), "Rows the run wrote to patch_landcover"),
+            col("overlap_rows", pa.int64(), "Rows the run wrote to patch_overlaps"),
+            col("reason", pa.string(), "Why the run failed (NULL otherwise)"),
         ]
     ),
 )
 
 CORE_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS)
+    t.name: t for t in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS, LABEL_RUNS)
 }

@@ -4,19 +4,31 @@ Every write here is one Delta commit: a product's patches are replaced with
 ``overwrite`` + ``predicate`` (one transaction removes the old files and adds the new ones), rows
 of small tables are upserted with ``MERGE``. A failed write leaves no version behind, because
 delta-rs writes the data files first and the log entry last.
+
+Concurrent writers (optimistic concurrency, the guarantee that holds where no file lock reaches):
+every commit is made against the snapshot the writer read (:meth:`TableStore.snapshot`) and carries a
+Delta application transaction ``s2lake:<table>``. delta-rs checks a commit that lost the race against
+the winning commits, and two commits carrying the same application id always conflict, so whichever
+writer read a stale version is rejected with :class:`~s2lake.errors.WriteConflictError` instead of
+adding its rows next to the winner's. Plain appends would not conflict on their own (delta-rs lets
+blind appends through). A missing table is first created empty, because delta-rs does not check a
+table-creating commit at all: two creations racing both succeed, the second retried as an append.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.transaction import CommitProperties, Transaction
 
-from s2lake.errors import WarehouseError
+from s2lake.errors import WarehouseError, WriteConflictError
 from s2lake.tables.schemas import TableSpec
 from s2lake.warehouse import Warehouse
 
@@ -29,6 +41,11 @@ log = logging.getLogger("s2lake.tables")
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: What to do about a table whose log or files cannot be read.
 BROKEN_TABLE_FIX = "restore its _delta_log and data files from a backup, or remove the folder and rebuild the table"
+#: MERGE upserts are retried this many times on a conflict: they are keyed, so redoing one against the
+#: newer snapshot gives the result a serial run would (unlike a replace decided on what was read).
+UPSERT_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 def sql_literal(value: str) -> str:
@@ -93,42 +110,104 @@ class TableStore:
                 )
         return sorted(out)
 
+    def snapshot(self, spec: TableSpec) -> DeltaTable:
+        """The table as it is now, the read version of the next commit; created empty when missing."""
+        table = self.open(spec.name)
+        if table is not None:
+            return table
+        return DeltaTable.create(
+            self.uri(spec.name),
+            spec.schema,
+            mode="ignore",  # another writer may create it first; both creations hold no rows
+            partition_by=list(spec.partition_by) or None,
+            name=spec.name,
+            description=spec.description,
+            storage_options=self.warehouse.storage_options(),
+        )
+
+    def commit_properties(self, table: DeltaTable, name: str) -> CommitProperties:
+        """The application transaction that makes concurrent s2lake commits to ``name`` conflict."""
+        now = int(time.time() * 1000)
+        return CommitProperties(app_transactions=[Transaction(f"s2lake:{name}", table.version() + 1, now)])
+
+    def committing(self, table: DeltaTable, name: str, commit: Callable[[CommitProperties], T]) -> T:
+        """Run ``commit`` with the table's commit properties; a lost race becomes :class:`WriteConflictError`."""
+        try:
+            return commit(self.commit_properties(table, name))
+        except CommitFailedError as exc:
+            raise WriteConflictError(
+                f"another run committed to table `{name}` after this run read its version {table.version()}; "
+                f"this run's commit was rejected and wrote nothing ({exc})",
+                where=self.uri(name),
+                fix="rerun once the other run has finished (only one writer per table at a time)",
+            ) from exc
+
     def replace_where(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch], predicate: str) -> None:
         """Atomically replace the rows matching ``predicate`` with ``data`` (one commit)."""
-        exists = self.open(spec.name) is not None
-        self._write(spec, _as_reader(spec.schema, data), "overwrite", predicate=predicate if exists else None)
+        self._write(spec, self.snapshot(spec), _as_reader(spec.schema, data), "overwrite", predicate=predicate)
 
     def upsert(self, spec: TableSpec, rows: pa.Table, update: Sequence[str] | None = None) -> None:
         """Insert or update rows by the table's key (one MERGE commit). With ``update``, matched rows
-        change only those columns and keep the others (what another step wrote there)."""
+        change only those columns and keep the others (what another step wrote there). A MERGE that
+        lost a race is redone on the newer version (see :data:`UPSERT_ATTEMPTS`)."""
         rows = rows.select(spec.schema.names).cast(spec.schema)
-        table = self.open(spec.name)
-        if table is None:
-            self._write(spec, rows, "append")
-            return
         on = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-        merge = table.merge(rows, predicate=on, source_alias="s", target_alias="t")
-        if update is None:
-            merge = merge.when_matched_update_all()
-        else:
-            merge = merge.when_matched_update({c: f"s.{c}" for c in update})
-        merge.when_not_matched_insert_all().execute()
+        for attempt in range(1, UPSERT_ATTEMPTS + 1):
+            table = self.snapshot(spec)
+
+            def merge(properties: CommitProperties, table: DeltaTable = table) -> None:
+                builder = table.merge(
+                    rows, predicate=on, source_alias="s", target_alias="t", commit_properties=properties
+                )
+                if update is None:
+                    builder = builder.when_matched_update_all()
+                else:
+                    builder = builder.when_matched_update({c: f"s.{c}" for c in update})
+                builder.when_not_matched_insert_all().execute()
+
+            try:
+                self.committing(table, spec.name, merge)
+                return
+            except WriteConflictError:
+                if attempt == UPSERT_ATTEMPTS:
+                    raise
+                time.sleep(0.1 * attempt)
 
     def overwrite(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch]) -> None:
         """Replace the whole table (one commit)."""
-        self._write(spec, _as_reader(spec.schema, data), "overwrite", schema_mode="overwrite")
+        self._write(spec, self.snapshot(spec), _as_reader(spec.schema, data), "overwrite", schema_mode="overwrite")
 
-    def _write(self, spec: TableSpec, data: pa.Table | pa.RecordBatchReader, mode: str, **options: object) -> None:
-        """One ``write_deltalake`` commit with the table's partitioning and metadata."""
-        write_deltalake(
-            self.uri(spec.name),
-            data,
-            mode=mode,
-            partition_by=list(spec.partition_by) or None,
-            storage_options=self.warehouse.storage_options(),
-            description=spec.description,
-            name=spec.name,
-            **options,
+    def append(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch]) -> None:
+        """Add ``data`` to the table (one commit)."""
+        self._write(spec, self.snapshot(spec), _as_reader(spec.schema, data), "append")
+
+    def delete(self, spec: TableSpec, predicate: str) -> None:
+        """Delete the rows matching ``predicate`` (one commit; none when nothing matches)."""
+        table = self.snapshot(spec)
+        self.committing(table, spec.name, lambda properties: table.delete(predicate, commit_properties=properties))
+
+    def _write(
+        self,
+        spec: TableSpec,
+        table: DeltaTable,
+        data: pa.Table | pa.RecordBatchReader,
+        mode: str,
+        **options: object,
+    ) -> None:
+        """One ``write_deltalake`` commit, read version ``table``, with the table's partitioning and metadata."""
+        self.committing(
+            table,
+            spec.name,
+            lambda properties: write_deltalake(
+                table,
+                data,
+                mode=mode,
+                partition_by=list(spec.partition_by) or None,
+                description=spec.description,
+                name=spec.name,
+                commit_properties=properties,
+                **options,
+            ),
         )
 
     def read(self, name: str, columns: list[str] | None = None, where: str | None = None) -> pa.Table:

@@ -1,8 +1,10 @@
 """``labels build``: patch_landcover, patch_country and patch_overlaps from one run of the join SQL.
 
 All three tables are computed before any is written, so bad input (missing reference table, unknown
-EPSG, empty patches) fails before the warehouse changes; each table is then replaced in one Delta
-commit through :class:`~s2lake.tables.store.TableStore`.
+EPSG, empty patches) fails before the warehouse changes; each table then gets the run's rows in one
+Delta commit, and the run counts only once ``label_runs`` marks it complete (:mod:`.runs`). The
+whole build holds the writer locks of the four tables (:mod:`s2lake.locks`): a second build on the
+same warehouse stops at once with exit code 3.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from s2lake.errors import ConfigError, ProductError, ReferenceDataError
-from s2lake.tables.schemas import CORE_TABLES, PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, TableSpec
+from s2lake.locks import table_locks
+from s2lake.tables.schemas import CORE_TABLES, LABEL_RUNS, PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, TableSpec
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.engines import Engine, SedonaDBEngine, SparkEngine
+from sedona_jobs.labels.runs import LABEL_TABLES, RUN_ID, LabelRun
 from sedona_jobs.labels.sql_files import read_sql
 from sedona_jobs.reference.codelists import clc_classes
 from sedona_jobs.reference.geoparquet import DATA_FILE, reference_dir, require_table
@@ -41,6 +45,7 @@ class LabelsReport:
     skipped_unknown_epsg: int
     seconds: float
     countries: dict[str, int] = field(default_factory=dict)
+    run_id: str | None = None
 
     @property
     def patches_per_second(self) -> float:
@@ -155,13 +160,13 @@ def build_labels(
     country_source: CountrySource = "auto",
     skip_unknown_epsg: bool = False,
 ) -> LabelsReport:
-    """Compute and write patch_landcover, patch_country and patch_overlaps (one commit each)."""
-    tables, report = compute_labels(
-        warehouse, make_engine(engine), country_source=country_source, skip_unknown_epsg=skip_unknown_epsg
-    )
-    store = TableStore(warehouse)
-    for spec in (PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS):
-        store.overwrite(spec, tables[spec.name])
+    """Compute and write patch_landcover, patch_country and patch_overlaps (one commit each) as one run."""
+    names = [*(spec.name for spec in LABEL_TABLES), LABEL_RUNS.name]
+    with table_locks(warehouse, names, "labels build"):
+        tables, report = compute_labels(
+            warehouse, make_engine(engine), country_source=country_source, skip_unknown_epsg=skip_unknown_epsg
+        )
+        report.run_id = write_labels(TableStore(warehouse), tables, report)
     log.info(
         "labelled %d patches with %s in %.1f s (%.0f patches/s): %d land-cover rows, %d without CLC, "
         "%d without country, %d overlapping pairs",
@@ -175,6 +180,21 @@ def build_labels(
         report.overlap_pairs,
     )
     return report
+
+
+def write_labels(store: TableStore, tables: dict[str, pa.Table], report: LabelsReport) -> str:
+    """Write the three tables as one label run (see :mod:`.runs`); return its run id."""
+    run = LabelRun(store, report.engine, report.country_source)
+    run.begin()
+    try:
+        for spec in LABEL_TABLES:
+            run.commit(spec, tables[spec.name])
+        run.complete()
+    except BaseException as exc:
+        run.fail(str(exc) or type(exc).__name__)
+        raise
+    run.prune()
+    return run.run_id
 
 
 def _extent_wkt(engine: Engine) -> str:
@@ -223,7 +243,9 @@ def _check_epsg(engine: Engine, skip_unknown: bool) -> int:
 
 
 def _conform(spec: TableSpec, table: pa.Table) -> pa.Table:
-    """Cast engine output (string views, nullable flags) to the table's schema; sort for stable files."""
-    table = table.select(spec.schema.names).cast(spec.schema)
+    """Cast engine output (string views, nullable flags) to the table's schema without the run id (which
+    :class:`.runs.LabelRun` adds); sort for stable files."""
+    schema = pa.schema([f for f in spec.schema if f.name != RUN_ID])
+    table = table.select(schema.names).cast(schema)
     keys = [c for c in ("patch_id", "clc_code", "patch_id_a", "patch_id_b") if c in table.column_names]
     return table.sort_by([(k, "ascending") for k in keys])

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Literal
 import pyarrow as pa
 
 from s2lake.config.patches import PatchesSettings
-from s2lake.errors import ArchiveError, ProductAlreadyLoaded, ProductError, S2LakeError
+from s2lake.errors import ArchiveError, ProductAlreadyLoaded, ProductError, S2LakeError, WriteConflictError
+from s2lake.locks import table_locks
 from s2lake.product_names import strip_suffixes
 from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES, PRODUCTS
@@ -72,11 +73,26 @@ def build_products(
 ) -> list[BuildOutcome]:
     """Cut every product into patches and store them; returns one outcome per path, in order.
 
-    Raises :class:`~s2lake.errors.WarehouseError` only when the warehouse itself cannot be written;
-    every problem of a single product becomes that product's ``failed`` outcome instead.
+    Raises :class:`~s2lake.errors.WarehouseError` only when the warehouse itself cannot be written, and
+    :class:`~s2lake.errors.LockedError` when another run writes the ``patches`` table (its lock is held, or
+    its commit won the race, see :class:`~s2lake.errors.WriteConflictError`); every problem of a single
+    product becomes that product's ``failed`` outcome instead.
     """
     settings = settings or PatchesSettings()
     warehouse.ensure_writable()
+    with table_locks(warehouse, [PATCHES.name], "patches build"):
+        return _build_locked(paths, warehouse, settings, replace, on_progress)
+
+
+def _build_locked(
+    paths: Iterable[str | os.PathLike[str]],
+    warehouse: Warehouse,
+    settings: PatchesSettings,
+    replace: bool,
+    on_progress: ProgressHook | None,
+) -> list[BuildOutcome]:
+    """:func:`build_products` while holding the ``patches`` writer lock, so the "already loaded" check
+    below and the commits cannot interleave with another run's."""
     store = TableStore(warehouse)
     patched = _patched_products(store)
     outcomes: list[BuildOutcome] = []
@@ -156,6 +172,8 @@ def _commit(
     """Stream ``batches`` into one commit replacing the product; a failure anywhere leaves no version behind."""
     try:
         rows = commit_product(store, job.product.tile, job.product.product_id, batches)
+    except WriteConflictError:
+        raise  # another run wrote the table: not this product's fault, and its row is the winner's to write
     except S2LakeError as exc:
         return _fail(store, outcome, exc, job)
     except Exception as exc:  # disk full, permissions, a delta-rs commit conflict: reported per product

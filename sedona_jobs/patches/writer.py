@@ -5,8 +5,10 @@ the first file (measured: 840 MB of batches -> 1.4 GB peak RSS, every batch yiel
 file appears), and a full tile is ~2.7 GB of int32 pixels. So the Parquet data files are written here
 with pyarrow, one row group per batch (one patch row, ~30 MB) and a new file every
 :data:`FILE_BYTES`; then a single Delta transaction removes the product's previous files and adds the
-new ones (delta-rs ``create_write_transaction`` with ``AddAction``/``RemoveAction``). Files that were
-written but never committed (an error mid-product) are not part of any version and are deleted.
+new ones (delta-rs ``create_write_transaction`` with ``AddAction``/``RemoveAction``), made against the
+version the old files were listed from, so a concurrent writer's commit makes it fail rather than
+leave the product twice. Files that were written but never committed (an error mid-product, a lost
+race) are not part of any version and are deleted.
 
 Every file holds the patches of exactly one product, so "the product's previous files" are the files
 whose ``product_id`` statistics are that product on both ends.
@@ -112,7 +114,7 @@ def commit_product(store: TableStore, tile: str, product_id: str, batches: Itera
             fix="build patches into a local --warehouse, then copy the table",
         )
     found = _product_files(store, product_id)
-    if found is not None and _mixed(found):
+    if _mixed(found):
         # Someone compacted the table across products: replace by predicate instead (delta-rs rewrites
         # the mixed files), at the price of delta-rs holding the product in memory.
         log.warning("patches table has files mixing products; replacing %s through delta-rs", product_id)
@@ -126,7 +128,7 @@ def commit_product(store: TableStore, tile: str, product_id: str, batches: Itera
     written: list[_File] = []
     try:
         _write_files(root, partition, batches, written)
-        _commit(root, tile, found, written)
+        _commit(store, root, tile, found, written)
     except BaseException:
         for file in written:
             (root / file.rel).unlink(missing_ok=True)
@@ -155,10 +157,8 @@ class _Listing:
     maybe: pa.Array
 
 
-def _product_files(store: TableStore, product_id: str) -> _Listing | None:
-    table = store.open(PATCHES.name)
-    if table is None:
-        return None
+def _product_files(store: TableStore, product_id: str) -> _Listing:
+    table = store.snapshot(PATCHES)
     files = pa.table(table.get_add_actions(flatten=True))
     if files.num_rows == 0:
         return _Listing(table, files, pa.array([], pa.bool_()), pa.array([], pa.bool_()))
@@ -197,9 +197,10 @@ def _write_files(root: Path, partition: str, batches: Iterable[pa.RecordBatch], 
             sink.close()
 
 
-def _commit(root: Path, tile: str, found: _Listing | None, written: list[_File]) -> None:
-    from deltalake import Schema
-    from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+def _commit(store: TableStore, root: Path, tile: str, found: _Listing, written: list[_File]) -> None:
+    """One transaction against the version the files were listed from: a concurrent writer's commit in
+    between makes it conflict (:meth:`TableStore.committing`) instead of leaving the product twice."""
+    from deltalake.transaction import AddAction, RemoveAction
 
     now = int(time.time() * 1000)
     adds = [
@@ -213,17 +214,6 @@ def _commit(root: Path, tile: str, found: _Listing | None, written: list[_File])
         )
         for f in written
     ]
-    if found is None:
-        create_table_with_add_actions(
-            str(root),
-            Schema.from_arrow(PATCHES.schema),
-            adds,
-            mode="error",
-            partition_by=list(PATCHES.partition_by),
-            name=PATCHES.name,
-            description=PATCHES.description,
-        )
-        return
     removes = [
         RemoveAction(
             path=row["path"],
@@ -234,4 +224,10 @@ def _commit(root: Path, tile: str, found: _Listing | None, written: list[_File])
         )
         for row in found.files.filter(found.only).select(["path", "size_bytes", "partition.tile"]).to_pylist()
     ]
-    found.table.create_write_transaction([*removes, *adds], mode="append", schema=PATCHES.schema, partition_by=["tile"])
+    store.committing(
+        found.table,
+        PATCHES.name,
+        lambda properties: found.table.create_write_transaction(
+            [*removes, *adds], mode="append", schema=PATCHES.schema, partition_by=["tile"], commit_properties=properties
+        ),
+    )

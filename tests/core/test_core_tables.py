@@ -54,7 +54,7 @@ def test_upsert_is_one_commit_per_call_and_updates_by_key(warehouse: Warehouse) 
     store = TableStore(warehouse)
     store.upsert(PRODUCTS, _products(("a", "landed"), ("b", "landed")))
     store.upsert(PRODUCTS, _products(("b", "patched"), ("c", "failed")))
-    assert _log_versions(store, "products") == [0, 1]
+    assert _log_versions(store, "products") == [0, 1, 2]  # 0: the empty table's creation (see TableStore.snapshot)
     rows = {r["product_id"]: r["status"] for r in store.read("products", ["product_id", "status"]).to_pylist()}
     assert rows == {"a": "landed", "b": "patched", "c": "failed"}
     assert store.read("products", ["product_id"], where="status = 'failed'").column(0).to_pylist() == ["c"]
@@ -67,6 +67,7 @@ def test_replace_where_replaces_only_matching_rows_in_one_commit(warehouse: Ware
     def pairs(prefix: str, n: int) -> pa.Table:
         rows = [
             {"patch_id_a": f"{prefix}{i}", "patch_id_b": "z", "tile_a": prefix, "tile_b": "t", "area_m2": float(i)}
+            | {"run_id": "r"}
             for i in range(n)
         ]
         return pa.Table.from_pylist(rows, schema=schema)
@@ -74,7 +75,7 @@ def test_replace_where_replaces_only_matching_rows_in_one_commit(warehouse: Ware
     store.replace_where(PATCH_OVERLAPS, pairs("x", 3), predicate="tile_a = 'x'")
     store.replace_where(PATCH_OVERLAPS, pairs("y", 2), predicate="tile_a = 'y'")
     store.replace_where(PATCH_OVERLAPS, iter(pairs("x", 4).to_batches(max_chunksize=1)), predicate="tile_a = 'x'")
-    assert _log_versions(store, "patch_overlaps") == [0, 1, 2]
+    assert _log_versions(store, "patch_overlaps") == [0, 1, 2, 3]
     assert store.count("patch_overlaps") == 6
     tiles = store.read("patch_overlaps", ["tile_a"]).column(0).to_pylist()
     assert sorted(tiles) == ["x"] * 4 + ["y"] * 2
@@ -90,7 +91,7 @@ def test_a_failing_stream_leaves_no_version(warehouse: Warehouse) -> None:
 
     with pytest.raises(Exception, match="disk vanished"):
         store.replace_where(PRODUCTS, broken(), predicate="product_id = 'b'")
-    assert _log_versions(store, "products") == [0]
+    assert _log_versions(store, "products") == [0, 1]
     assert store.count("products") == 1
 
 
@@ -124,7 +125,7 @@ def test_cli_sql_and_tables(warehouse: Warehouse) -> None:
 
     tables = subprocess.run([*base, "tables", "--format", "json"], capture_output=True, text=True)
     [row] = json.loads(tables.stdout)
-    assert (row["table"], row["rows"], row["version"]) == ("products", 2, 1)
+    assert (row["table"], row["rows"], row["version"]) == ("products", 2, 2)  # 0: the empty creation
 
     schema = subprocess.run(
         [*base, "tables", "--schema", "products", "--format", "json"], capture_output=True, text=True

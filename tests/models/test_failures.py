@@ -36,7 +36,7 @@ def test_missing_label_tables_are_named_before_dbt_starts(warehouse):
     store.overwrite(PRODUCTS, generated.tables["products"])
     store.overwrite(PATCHES, generated.tables["patches"])
     with pytest.raises(
-        ModelsError, match=r"source table\(s\) patch_landcover, patch_country, patch_overlaps missing"
+        ModelsError, match=r"source table\(s\) patch_landcover, patch_country, patch_overlaps, label_runs missing"
     ) as err:
         build(ModelsSettings(), warehouse, quiet=True)
     assert "s2lake labels build" in err.value.message

@@ -23,9 +23,10 @@ import pyarrow.compute as pc
 
 import s2lake
 from s2lake.sentinel2 import ALL_LAYERS, PATCH_SIZE_M
-from s2lake.tables.schemas import PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, PATCHES, PRODUCTS
+from s2lake.tables.schemas import LABEL_RUNS, PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from sedona_jobs.labels.runs import new_run_id
 
 CODELISTS = Path(s2lake.__file__).parent / "data" / "codelists"
 
@@ -42,6 +43,9 @@ def _clc_classes() -> tuple[tuple[str, str, str | None], ...]:
 
 CLC = _clc_classes()
 COUNTRIES = (("DE", "Deutschland"), ("AT", "Österreich"), ("CZ", "Česko"), ("PL", "Polska"))
+#: The one complete label run the generated label tables come from.
+RUN_STARTED = datetime(2024, 1, 1, tzinfo=UTC)
+RUN_ID = new_run_id(RUN_STARTED).rsplit("-", 1)[0] + "-00000000"
 #: One sensing month per product slot, spread over the four meteorological seasons.
 MONTHS = (1, 4, 7, 10, 12, 3, 6, 9, 2, 5, 8, 11)
 
@@ -175,15 +179,40 @@ def generate(
     tables = {
         "products": products,
         "patches": patches,
-        "patch_landcover": landcover,
-        "patch_country": country,
-        "patch_overlaps": overlaps,
+        "patch_landcover": _with_run(landcover),
+        "patch_country": _with_run(country),
+        "patch_overlaps": _with_run(overlaps),
+        "label_runs": _label_runs(landcover, country, overlaps),
     }
     if write:
         store = TableStore(warehouse)
-        for spec in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS):
+        for spec in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS, LABEL_RUNS):
             store.overwrite(spec, tables[spec.name])
     return GeneratedWarehouse(warehouse, tables, defects)
+
+
+def _without_run(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f for f in schema if f.name != "run_id"])
+
+
+def _with_run(table: pa.Table) -> pa.Table:
+    """The label tables as one complete labels build wrote them (every row stamped with its run id)."""
+    return table.append_column("run_id", pa.array([RUN_ID] * table.num_rows, pa.string()))
+
+
+def _label_runs(landcover: pa.Table, country: pa.Table, overlaps: pa.Table) -> pa.Table:
+    row = {
+        "run_id": RUN_ID,
+        "status": "complete",
+        "started": RUN_STARTED,
+        "finished": RUN_STARTED,
+        "engine": "sedonadb",
+        "country_source": "nuts",
+        "patches": country.num_rows,
+        "landcover_rows": landcover.num_rows,
+        "overlap_rows": overlaps.num_rows,
+    }
+    return pa.Table.from_pylist([row], schema=LABEL_RUNS.schema)
 
 
 def _fill_missing(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -280,7 +309,8 @@ def _landcover(
         [("area_m2", "sum"), ("fraction", "sum")]
     )
     grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
-    return grouped.select(PATCH_LANDCOVER.schema.names).cast(PATCH_LANDCOVER.schema)
+    schema = _without_run(PATCH_LANDCOVER.schema)
+    return grouped.select(schema.names).cast(schema)
 
 
 def _country(rng: np.random.Generator, patch_ids: np.ndarray, tiles: np.ndarray, country_idx: np.ndarray) -> pa.Table:
@@ -305,7 +335,7 @@ def _country(rng: np.random.Generator, patch_ids: np.ndarray, tiles: np.ndarray,
             "fraction": fraction,
             "source": pa.array(["nuts"] * n, pa.string()),
         },
-        schema=PATCH_COUNTRY.schema,
+        schema=_without_run(PATCH_COUNTRY.schema),
     )
 
 
@@ -318,7 +348,7 @@ def _overlaps(per_product: list, grid: int, patch_ids: np.ndarray, tiles: np.nda
             a_parts.append(np.arange((i - 1) * per, i * per))
             b_parts.append(np.arange(i * per, (i + 1) * per))
     if not a_parts:
-        return PATCH_OVERLAPS.schema.empty_table()
+        return _without_run(PATCH_OVERLAPS.schema).empty_table()
     a, b = np.concatenate(a_parts), np.concatenate(b_parts)
     lo = np.where(patch_ids[a] < patch_ids[b], a, b)
     hi = np.where(patch_ids[a] < patch_ids[b], b, a)
@@ -330,5 +360,5 @@ def _overlaps(per_product: list, grid: int, patch_ids: np.ndarray, tiles: np.nda
             "tile_b": pa.array(tiles[hi], pa.string()),
             "area_m2": np.full(len(a), float(PATCH_SIZE_M**2)),
         },
-        schema=PATCH_OVERLAPS.schema,
+        schema=_without_run(PATCH_OVERLAPS.schema),
     )

@@ -112,9 +112,9 @@ def test_bad_products_fail_alone_and_leave_no_partial_version(inputs: dict[str, 
     assert all("Fix:" in r for k, r in reasons.items() if k != "good")
 
     # The corrupt product came first and failed after its first strips had been written: the only
-    # patches version is the good product's commit, holding exactly its 25 patches, and the corrupt
-    # product's data files are gone.
-    assert _delta_versions(warehouse, "patches") == [0]
+    # patches version after the empty table's creation (0) is the good product's commit, holding exactly
+    # its 25 patches, and the corrupt product's data files are gone.
+    assert _delta_versions(warehouse, "patches") == [0, 1]
     store = TableStore(Warehouse.at(warehouse))
     ids = store.read("patches", ["product_id"]).column("product_id").unique().to_pylist()
     assert ids == [open_product(inputs["good"]).product_id] and store.count("patches") == 25
@@ -131,7 +131,7 @@ def test_bad_products_fail_alone_and_leave_no_partial_version(inputs: dict[str, 
 
     # Rebuilding after the failure: the good product is skipped (already loaded), nothing new is written.
     again = build_products([inputs["good"]], Warehouse.at(warehouse), PatchesSettings(workers=1))
-    assert again[0].status == "skipped" and _delta_versions(warehouse, "patches") == [0]
+    assert again[0].status == "skipped" and _delta_versions(warehouse, "patches") == [0, 1]
 
 
 def test_unwritable_warehouse_is_a_clear_error(inputs: dict[str, Path], tmp_path: Path) -> None:
@@ -154,5 +154,5 @@ def test_product_mode_reports_a_worker_failure_and_commits_the_rest(inputs: dict
     corrupt, good = build_products([inputs["corrupt"], inputs["good"]], warehouse, settings)
     assert (corrupt.status, good.status, good.patches) == ("failed", "patched", 25)
     assert "cannot decode band B02" in corrupt.reason
-    assert _delta_versions(warehouse.root, "patches") == [0]
+    assert _delta_versions(warehouse.root, "patches") == [0, 1]  # created empty, then the good product
     assert TableStore(warehouse).count("patches") == 25

@@ -137,19 +137,20 @@ def test_second_run_skips_and_replace_is_one_commit(products: list[Path], tmp_pa
     settings = PatchesSettings(workers=2)
     build_products(products[:1], warehouse, settings)
     store = TableStore(warehouse)
-    assert (store.count("patches"), _versions(warehouse, "patches")) == (100, [0])
+    # Version 0 is the empty table's creation (TableStore.snapshot), 1 the product's commit.
+    assert (store.count("patches"), _versions(warehouse, "patches")) == (100, [0, 1])
 
     [again] = build_products(products[:1], warehouse, settings)
     assert again.status == "skipped" and "--replace" in again.reason and again.product_id in again.reason
-    assert (store.count("patches"), _versions(warehouse, "patches")) == (100, [0])
+    assert (store.count("patches"), _versions(warehouse, "patches")) == (100, [0, 1])
 
     [replaced] = build_products(products[:1], warehouse, settings, replace=True)
     assert replaced.status == "patched"
-    assert (store.count("patches"), _versions(warehouse, "patches")) == (100, [0, 1])
+    assert (store.count("patches"), _versions(warehouse, "patches")) == (100, [0, 1, 2])
     commit = [
         json.loads(line)
         for line in (Path(warehouse.table_uri("patches")) / "_delta_log")
-        .joinpath("00000000000000000001.json")
+        .joinpath("00000000000000000002.json")
         .read_text()
         .splitlines()
     ]
@@ -176,7 +177,7 @@ def test_cli_build_sql_and_tables(products: list[Path], tmp_path: Path) -> None:
 
     tables = subprocess.run([S2LAKE, "-w", warehouse, "tables", "--format", "json"], capture_output=True, text=True)
     listed = {t["table"]: t for t in json.loads(tables.stdout)}
-    assert listed["patches"]["rows"] == 100 and listed["patches"]["version"] == 0
+    assert listed["patches"]["rows"] == 100 and listed["patches"]["version"] == 1
     assert listed["patches"]["partitioned_by"] == "tile"
     assert listed["products"]["rows"] == 1
 

@@ -25,4 +25,4 @@ def test_demo_runs_offline_and_reports(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert list((tmp_path / "demo" / "products" / "1200px").glob("*.SAFE")) == [product]  # reused, not regenerated
     store = TableStore(Warehouse.at(tmp_path / "wh"))
-    assert store.count("patches") == 100 and store.require("patches").version() == 1  # replaced in one commit
+    assert store.count("patches") == 100 and store.require("patches").version() == 2  # created, built, replaced

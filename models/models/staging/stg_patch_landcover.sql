@@ -6,3 +6,4 @@ select
     fraction,
     no_clc_coverage
 from {{ source('s2lake', 'patch_landcover') }}
+where run_id = {{ s2lake_label_run() }}

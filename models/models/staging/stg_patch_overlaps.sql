@@ -4,3 +4,4 @@ select
     tile_a,
     tile_b
 from {{ source('s2lake', 'patch_overlaps') }}
+where run_id = {{ s2lake_label_run() }}
