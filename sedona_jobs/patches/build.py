@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 import pyarrow as pa
 
 from s2lake.config.patches import PatchesSettings
-from s2lake.errors import ProductAlreadyLoaded, ProductError, S2LakeError
+from s2lake.errors import ProductAlreadyLoaded, ProductError, S2LakeError, UnsafePathError
 from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
@@ -78,11 +78,16 @@ def build_products(
     warehouse.ensure_writable()
     store = TableStore(warehouse)
     patched = _patched_products(store)
+    if not settings.verify_checksums:
+        log.warning(
+            "checksum verification is off (--no-verify-checksums): bands are not checked against manifest.safe, "
+            "damaged bands that still decode go into the patches unnoticed"
+        )
     outcomes: list[BuildOutcome] = []
     jobs: list[tuple[int, _Job]] = []
     for path in map(str, paths):
         try:
-            job = _prepare(path)
+            job = _prepare(path, settings.verify_checksums)
             if job.product.product_id in patched and not replace:
                 raise ProductAlreadyLoaded(
                     f"product {job.product.product_id} is already loaded ({patched[job.product.product_id]} patches)",
@@ -94,7 +99,7 @@ def build_products(
         except ProductAlreadyLoaded as exc:
             log.warning("skipped: %s", exc.message)
             outcomes.append(BuildOutcome(path, _id_from_path(path), "skipped", reason=exc.message))
-        except ProductError as exc:
+        except (ProductError, UnsafePathError) as exc:
             outcomes.append(_fail(store, BuildOutcome(path, _id_from_path(path), "failed"), exc, None))
     if settings.mode == "product" and jobs:
         _build_product_mode(store, jobs, outcomes, settings, on_progress)
@@ -104,11 +109,11 @@ def build_products(
     return outcomes
 
 
-def _prepare(path: str) -> _Job:
-    """Open and check a product (metadata and band headers only) and work out its patch grid."""
+def _prepare(path: str, verify_checksums: bool) -> _Job:
+    """Open and check a product (metadata, band headers, checksums) and work out its patch grid."""
     from sedona_jobs.safe import open_product
 
-    product = open_product(path)
+    product = open_product(path, verify_checksums=verify_checksums)
     shapes = {layer.name: product.bands[layer.name].shape for layer in ALL_LAYERS}
     grid = grid_of(shapes, product.ulx, product.uly, where=path)
     return _Job(path, product, grid, shapes["B02"])
