@@ -1,16 +1,21 @@
-"""Patch generation against bare JPEG 2000 decoding, side by side in one run.
+"""Patch generation against bare JPEG 2000 decoding, and the cost of the checksum check, side by side in one run.
 
-    uv run python bench/patchgen.py [--product SAFE] [--pixels 10980] [--workers N] [--mode band|product]
+    uv run python bench/patchgen.py [--product SAFE] [--pixels 10980] [--workers N] [--mode band|product] [--repeat 2]
 
 (a) *bare decode*: every one of the product's 13 band files read whole with rasterio, spread over
 the same number of worker processes, with the same GDAL settings as the builder; nothing else.
 (b) *patch build*: ``build_products`` on the same product into a fresh warehouse (windowed reads,
-patches, statistics, Arrow, Parquet, one Delta commit).
+patches, statistics, Arrow, Parquet, one Delta commit), with the default check of every file read
+against the checksums of ``manifest.safe``.
+(c) the same build with ``verify_checksums=False`` (``--no-verify-checksums``).
 
 It prints patches/s, decode throughput (Mpx/s), the ratio of (b)'s throughput to (a)'s (goal >= 0.75:
-cutting should cost little beyond decoding, which nobody can avoid) and the peak resident memory of
-the process tree during each phase (sampled from /proc every 50 ms; Linux only). Without
-``--product`` a full-size synthetic tile is generated first (several minutes, not timed).
+cutting should cost little beyond decoding, which nobody can avoid), the cost of the checksum check
+as (b)/(c) build time (builds alternate, best of ``--repeat``) and as the time ``open_product`` spends
+hashing (with minus without the check, best of three), and the peak resident memory of the process
+tree during each phase (sampled from /proc every 50 ms; Linux only). Without ``--product`` a full-size
+synthetic tile is generated first (several minutes, not timed); ``--pixels 5490`` gives a quarter
+tile where a full one takes too long.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ def main() -> None:
     parser.add_argument("--pixels", type=int, default=10980, help="size of the generated tile (10 m pixels)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--mode", choices=("band", "product"), default="band")
+    parser.add_argument("--repeat", type=int, default=2, help="builds with and without checksums, best of N each")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "s2lake-bench")
     args = parser.parse_args()
 
@@ -109,29 +115,57 @@ def main() -> None:
         pixels = sum(pool.map(_decode, paths))
         decode_s = time.perf_counter() - started
 
-    warehouse = Warehouse.at(tempfile.mkdtemp(prefix="warehouse-", dir=args.workdir))
-    settings = PatchesSettings(mode=args.mode, workers=args.workers)
-    try:
-        with PeakRss() as build_rss:
-            started = time.perf_counter()
-            [outcome] = build_products([product_path], warehouse, settings)
-            build_s = time.perf_counter() - started
-    finally:
-        shutil.rmtree(warehouse.root, ignore_errors=True)  # ~1 GB per full tile
-    if outcome.status != "patched":
-        raise SystemExit(f"build failed: {outcome.reason}")
+    def build(verify: bool) -> tuple[float, int, int]:
+        """(seconds, patches, peak RSS) of one build into a fresh warehouse."""
+        warehouse = Warehouse.at(tempfile.mkdtemp(prefix="warehouse-", dir=args.workdir))
+        settings = PatchesSettings(mode=args.mode, workers=args.workers, verify_checksums=verify)
+        try:
+            with PeakRss() as rss:
+                started = time.perf_counter()
+                [outcome] = build_products([product_path], warehouse, settings)
+                seconds = time.perf_counter() - started
+        finally:
+            shutil.rmtree(warehouse.root, ignore_errors=True)  # ~1 GB per full tile
+        if outcome.status != "patched":
+            raise SystemExit(f"build failed: {outcome.reason}")
+        return seconds, outcome.patches, rss.peak
 
-    patches = outcome.patches
+    def open_seconds(verify: bool) -> float:
+        """Best of three ``open_product`` calls (the whole up-front check, hashing included or not)."""
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            open_product(product_path, verify_checksums=verify)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    # (b) and (c) alternate, best of --repeat each: on a shared machine one build can be slowed by others.
+    runs = [(verify, build(verify)) for _ in range(args.repeat) for verify in (True, False)]
+    build_s, patches, build_rss = min(r for verify, r in runs if verify)
+    plain_s, _, plain_rss = min(r for verify, r in runs if not verify)
+    hashing_s = open_seconds(True) - open_seconds(False)
+    band_bytes = sum(os.path.getsize(p) for p in paths) if Path(paths[0]).exists() else product.size_bytes
+
     print(
         f"(a) bare decode   {decode_s:8.1f} s   {pixels / decode_s / 1e6:8.1f} Mpx/s   "
         f"= {patches / decode_s:7.1f} patches/s if cutting were free   peak RSS {decode_rss.peak / 2**20:7.0f} MiB"
     )
     print(
         f"(b) patch build   {build_s:8.1f} s   {pixels / build_s / 1e6:8.1f} Mpx/s   "
-        f"= {patches / build_s:7.1f} patches/s ({patches} patches)      peak RSS {build_rss.peak / 2**20:7.0f} MiB"
+        f"= {patches / build_s:7.1f} patches/s ({patches} patches)      peak RSS {build_rss / 2**20:7.0f} MiB"
+    )
+    print(
+        f"(c) no checksums  {plain_s:8.1f} s   {pixels / plain_s / 1e6:8.1f} Mpx/s   "
+        f"= {patches / plain_s:7.1f} patches/s                    peak RSS {plain_rss / 2**20:7.0f} MiB"
     )
     ratio = decode_s / build_s
     print(f"ratio (b)/(a) throughput: {ratio:.2f}  (goal >= 0.75: {'met' if ratio >= 0.75 else 'NOT met'})")
+    print(
+        f"checksum check: build (b)/(c) time {build_s / plain_s:.3f}; hashing in open_product "
+        f"{hashing_s:.2f} s for {band_bytes / 2**20:.0f} MiB of bands "
+        f"({band_bytes / max(hashing_s, 1e-9) / 2**20:.0f} MiB/s, {100 * hashing_s / plain_s:.1f} % of a build)"
+    )
+    print("every build (s), in run order:", ", ".join(f"{'b' if v else 'c'} {r[0]:.1f}" for v, r in runs))
 
 
 if __name__ == "__main__":

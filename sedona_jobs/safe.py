@@ -6,6 +6,11 @@ copies, TCI/AOT/WVP layers or stray files) and the geometry from the granule's `
 listed band is then checked once, cheaply (JPEG 2000 header only), so the patch cutter can rely on
 what it gets and a broken download fails here with the file named, not deep inside a worker.
 
+Two more checks keep a product honest: every path it names must stay inside it (no ``..``, no
+absolute paths, no symbolic link leading out of a SAFE folder: :mod:`sedona_jobs.product_paths`), and
+the files read must match the checksums of its ``manifest.safe`` (:mod:`sedona_jobs.manifest`), since a
+damaged band often still decodes.
+
 Tag names follow the ESA Products Specification Document (PSD 14.x); the real metadata files in the
 project's test data are the reference. A ``.zip`` is read in place through GDAL's ``/vsizip/``.
 """
@@ -28,6 +33,8 @@ from s2lake.archive_limits import ArchiveLimits, open_archive, read_member
 from s2lake.errors import ProductError
 from s2lake.product_names import GRAMMAR, ProductName
 from s2lake.sentinel2 import ALL_LAYERS, BANDS, TILE_PIXELS
+from sedona_jobs.manifest import verify_product
+from sedona_jobs.product_paths import refuse_escaping_links, refuse_escaping_path
 
 #: Limits on a .zip read in place (defaults: generous for real products, refuse zip bombs).
 ZIP_LIMITS = ArchiveLimits()
@@ -260,8 +267,13 @@ def _locate(path: Path) -> tuple[_Folder | _Zip, str]:
     return _Folder(path), path.name
 
 
-def open_product(path: str | Path) -> L2AProduct:
-    """Open and validate a Level-2A product; raise :class:`ProductError` naming the faulty file."""
+def open_product(path: str | Path, *, verify_checksums: bool = True) -> L2AProduct:
+    """Open and validate a Level-2A product; raise :class:`ProductError` naming the faulty file, or
+    :class:`~s2lake.errors.UnsafePathError` naming a path that leaves the product.
+
+    ``verify_checksums=False`` skips hashing the files against ``manifest.safe`` (one sequential read
+    of every band): damaged bands that still decode are then accepted.
+    """
     source, folder_name = _locate(Path(path))
     if not source.exists("MTD_MSIL2A.xml"):
         if source.exists("MTD_MSIL1C.xml"):
@@ -277,7 +289,12 @@ def open_product(path: str | Path) -> L2AProduct:
                 fix="the download is incomplete: download the product again",
             )
         raise ProductError("not a Sentinel-2 SAFE product (no MTD_MSIL2A.xml)", where=str(path), fix=_SENSOR_FIX)
-    meta = parse_product_metadata(source.read("MTD_MSIL2A.xml"), source.where("MTD_MSIL2A.xml"))
+    if isinstance(source, _Folder):  # only now: a folder that is no product may be large, and is not walked
+        refuse_escaping_links(source.root)
+    mtd = source.read("MTD_MSIL2A.xml")
+    meta = parse_product_metadata(mtd, source.where("MTD_MSIL2A.xml"))
+    for entry in meta.image_files:
+        refuse_escaping_path(entry, source.where("MTD_MSIL2A.xml"))
     if meta.processing_level == "L1C":
         raise ProductError("this is a Level-1C product", where=source.where("MTD_MSIL2A.xml"), fix=_L1C_FIX)
     product_id = (meta.product_uri or folder_name).removesuffix(".SAFE")
@@ -299,8 +316,12 @@ def open_product(path: str | Path) -> L2AProduct:
             where=source.where(tile_rel),
             fix="the download is incomplete: download the product again",
         )
-    geometry = parse_tile_metadata(source.read(tile_rel), source.where(tile_rel))
+    tile_mtd = source.read(tile_rel)
+    geometry = parse_tile_metadata(tile_mtd, source.where(tile_rel))
     bands = _check_rasters(listed, geometry, source)
+    if verify_checksums:  # last: a truncated or unreadable band gets its more specific message first
+        read = {"MTD_MSIL2A.xml": mtd, tile_rel: tile_mtd}
+        verify_product(source, read, {f"band {name}": rel for name, (_, rel) in listed.items()})
     offsets = {b.name: meta.boa_add_offset.get(b.esa_index, 0) for b in BANDS}
     return L2AProduct(
         source=str(path),

@@ -38,6 +38,14 @@ def build(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes \\[env S2LAKE_PATCHES__WORKERS; default all cores].")
     ] = None,
+    verify_checksums: Annotated[
+        bool | None,
+        typer.Option(
+            "--verify-checksums/--no-verify-checksums",
+            help="--no-verify-checksums skips the manifest.safe MD5/SHA3-256 check of the bands: damaged bands "
+            "that still decode go into the patches unnoticed \\[env S2LAKE_PATCHES__VERIFY_CHECKSUMS; default verify].",
+        ),
+    ] = None,
     replace: Annotated[bool, typer.Option(help="Rebuild products that are already loaded (one commit each).")] = False,
     fmt: Annotated[Literal["table", "json", "csv"], typer.Option("--format", "-f", help="Summary format.")] = "table",
 ) -> None:
@@ -48,7 +56,14 @@ def build(
     from sedona_jobs.patches import build_products
 
     app_ctx = app_context(ctx)
-    settings = with_flags(ctx, app_ctx.settings.patches, mode=mode, drop_nodata=drop_nodata, workers=workers)
+    settings = with_flags(
+        ctx,
+        app_ctx.settings.patches,
+        mode=mode,
+        drop_nodata=drop_nodata,
+        workers=workers,
+        verify_checksums=verify_checksums,
+    )
     with _progress_hook(len(products)) as hook:
         outcomes = build_products(products, app_ctx.warehouse, settings, replace=replace, on_progress=hook)
     rows = [

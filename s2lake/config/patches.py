@@ -22,4 +22,10 @@ class PatchesSettings(BaseModel):
         description="Worker processes decoding JPEG 2000 (default: all cores). Band mode uses at most 13.",
     )
     drop_nodata: bool = Field(False, description="Drop patches that contain any NO_DATA pixel.")
+    verify_checksums: bool = Field(
+        True,
+        description="Check the bands and metadata read against the MD5/SHA3-256 checksums of the product's "
+        "manifest.safe before cutting. Off saves one read of every band, but damaged bands that still decode "
+        "go into the patches unnoticed.",
+    )
     strip_rows: int = Field(10, ge=1, description="Patch rows decoded per read; bounds memory (~15 MB per row).")

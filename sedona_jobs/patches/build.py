@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Literal
 import pyarrow as pa
 
 from s2lake.config.patches import PatchesSettings
-from s2lake.errors import ArchiveError, ProductAlreadyLoaded, ProductError, S2LakeError, WriteConflictError
+from s2lake.errors import (
+    ArchiveError,
+    ProductAlreadyLoaded,
+    ProductError,
+    S2LakeError,
+    UnsafePathError,
+    WriteConflictError,
+)
 from s2lake.locks import table_locks
 from s2lake.product_names import strip_suffixes
 from s2lake.sentinel2 import ALL_LAYERS
@@ -95,11 +102,16 @@ def _build_locked(
     below and the commits cannot interleave with another run's."""
     store = TableStore(warehouse)
     patched = _patched_products(store)
+    if not settings.verify_checksums:
+        log.warning(
+            "checksum verification is off (--no-verify-checksums): bands are not checked against manifest.safe, "
+            "damaged bands that still decode go into the patches unnoticed"
+        )
     outcomes: list[BuildOutcome] = []
     jobs: list[tuple[int, _Job]] = []
     for path in map(str, paths):
         try:
-            job = _prepare(path)
+            job = _prepare(path, settings.verify_checksums)
             if job.product.product_id in patched and not replace:
                 raise ProductAlreadyLoaded(
                     f"product {job.product.product_id} is already loaded ({patched[job.product.product_id]} patches)",
@@ -111,7 +123,7 @@ def _build_locked(
         except ProductAlreadyLoaded as exc:
             log.warning("skipped: %s", exc.message)
             outcomes.append(BuildOutcome(path, _id_from_path(path), "skipped", reason=exc.message))
-        except (ProductError, ArchiveError) as exc:  # e.g. a .zip over the archive limits: the others go on
+        except (ProductError, ArchiveError, UnsafePathError) as exc:  # e.g. a .zip over the archive limits
             outcomes.append(_fail(store, BuildOutcome(path, _id_from_path(path), "failed"), exc, None))
     if settings.mode == "product" and jobs:
         _build_product_mode(store, jobs, outcomes, settings, on_progress)
@@ -121,11 +133,11 @@ def _build_locked(
     return outcomes
 
 
-def _prepare(path: str) -> _Job:
-    """Open and check a product (metadata and band headers only) and work out its patch grid."""
+def _prepare(path: str, verify_checksums: bool) -> _Job:
+    """Open and check a product (metadata, band headers, checksums) and work out its patch grid."""
     from sedona_jobs.safe import open_product
 
-    product = open_product(path)
+    product = open_product(path, verify_checksums=verify_checksums)
     shapes = {layer.name: product.bands[layer.name].shape for layer in ALL_LAYERS}
     grid = grid_of(shapes, product.ulx, product.uly, where=path)
     return _Job(path, product, grid, shapes["B02"])

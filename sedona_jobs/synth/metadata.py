@@ -282,5 +282,5 @@ def manifest_xml(names: ProductNames, files: list[tuple[str, int, str]]) -> byte
         data_object = _el(objects, "dataObject", ID=f"{names.product_id}_{i:04d}")
         stream = _el(data_object, "byteStream", mimeType="application/octet-stream", size=size)
         _el(stream, "fileLocation", locatorType="URL", href=f"./{rel}")
-        _el(stream, "checksum", md5.upper(), checksumName="MD5")
+        _el(stream, "checksum", md5, checksumName="MD5")  # lower-case hex, as ESA writes it
     return _serialise(root)
