@@ -51,16 +51,9 @@ def make_engine(name: str) -> Engine:
     if name == "sedonadb":
         return SedonaDBEngine()
     if name == "spark":
-        from s2lake.spark import JARS_ENV, build_session
+        from s2lake.spark import build_session, start_session
 
-        try:
-            spark = build_session()
-        except Exception as exc:  # the JVM's reasons are many (no Java, no Maven, bad jars)
-            raise ConfigError(
-                f"cannot start Spark with Sedona and Delta: {str(exc).splitlines()[0][:300]}",
-                fix=f"set {JARS_ENV} to a folder with the Sedona and Delta jars (or allow Maven access for "
-                "spark.jars.packages in spark-defaults.conf), install Java 17/21, or use --engine sedonadb",
-            ) from exc
+        spark = start_session(build_session, "Sedona and Delta")
         return SparkEngine(spark)
     raise ConfigError(f"unknown engine {name!r}", fix="use --engine sedonadb or --engine spark")
 
