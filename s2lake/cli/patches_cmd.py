@@ -24,6 +24,13 @@ def build(
     products: Annotated[
         list[Path], typer.Argument(help="Level-2A products: .SAFE folders or .zip archives.", show_default=False)
     ],
+    engine: Annotated[
+        Literal["sedonadb", "spark"] | None,
+        typer.Option(
+            help="sedonadb: the embedded engine (local processes, no JVM); spark: Spark executors, one Delta "
+            "commit per run \\[env S2LAKE_PATCHES__ENGINE; default sedonadb]."
+        ),
+    ] = None,
     mode: Annotated[
         Literal["band", "product"] | None,
         typer.Option(
@@ -49,7 +56,8 @@ def build(
     replace: Annotated[bool, typer.Option(help="Rebuild products that are already loaded (one commit each).")] = False,
     fmt: Annotated[Literal["table", "json", "csv"], typer.Option("--format", "-f", help="Summary format.")] = "table",
 ) -> None:
-    """Cut products into 1200 m patches (12 bands + SCL, stats, scene classes) in one Delta commit each.
+    """Cut products into 1200 m patches (12 bands + SCL, stats, scene classes) in one Delta commit each
+    (with --engine spark: one commit for the run).
 
     Example: s2lake patches build S2A_MSIL2A_20180510T100031_N0510_R122_T33UUU_20180510T121500.SAFE
     """
@@ -59,6 +67,7 @@ def build(
     settings = with_flags(
         ctx,
         app_ctx.settings.patches,
+        engine=engine,
         mode=mode,
         drop_nodata=drop_nodata,
         workers=workers,
@@ -76,7 +85,7 @@ def build(
         }
         for o in outcomes
     ]
-    emit(rows, fmt, title=f"patches build ({settings.mode} mode, {settings.workers} workers)")
+    emit(rows, fmt, title=f"patches build ({settings.engine}, {settings.mode} mode, {settings.workers} workers)")
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(ExitCode.PARTIAL)
 

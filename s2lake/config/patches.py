@@ -11,6 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 class PatchesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    engine: Literal["sedonadb", "spark"] = Field(
+        "sedonadb",
+        description="sedonadb: the embedded engine (local worker processes, delta-rs; no JVM), named like "
+        "labels.engine; spark: products or bands spread over Spark executors, written through Delta Lake on "
+        "Spark in one commit per run. Rows are identical.",
+    )
     mode: Literal["band", "product"] = Field(
         "band",
         description="band: split one product's bands over the workers (fast for few products); "
@@ -19,7 +25,8 @@ class PatchesSettings(BaseModel):
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
-        description="Worker processes decoding JPEG 2000 (default: all cores). Band mode uses at most 13.",
+        description="Worker processes decoding JPEG 2000 (default: all cores). Band mode uses at most 13; "
+        "on Spark, band mode splits each product into this many band groups (one task each).",
     )
     drop_nodata: bool = Field(False, description="Drop patches that contain any NO_DATA pixel.")
     verify_checksums: bool = Field(

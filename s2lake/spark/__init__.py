@@ -12,12 +12,14 @@ from s2lake.spark.session import (
     build_session,
     defaults_path,
     delta_jars_available,
+    delta_session,
     jar_folder,
     local_jars,
     parse_defaults,
     read_defaults,
     sedona_jars_available,
     session_config,
+    start_session,
     without_jars,
 )
 
@@ -28,11 +30,13 @@ __all__ = [
     "build_session",
     "defaults_path",
     "delta_jars_available",
+    "delta_session",
     "jar_folder",
     "local_jars",
     "parse_defaults",
     "read_defaults",
     "sedona_jars_available",
     "session_config",
+    "start_session",
     "without_jars",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,88 @@ def build_session(app_name: str = "s2lake", master: str | None = None, extra: di
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+#: Jar-name prefixes of Sedona and GeoTools, left out of sessions that need Delta only.
+SEDONA_JAR_PREFIXES = ("sedona-", "geotools-wrapper")
+#: Settings every Delta-only session gets (unless ``extra`` says otherwise): Parquet timestamps as plain
+#: INT64 microseconds (Spark's default is the legacy INT96) so delta-rs and DuckDB read them as written.
+DELTA_SESSION_DEFAULTS = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
+
+
+def delta_session_config(
+    defaults: dict[str, str] | None = None, jars_folder: str | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Settings for a session with Delta Lake but without Sedona (jobs whose executors run numpy, e.g. patches).
+
+    The defaults file minus every Sedona class, ``sedona.*`` key and Sedona package; with a jar folder,
+    only its non-Sedona jars, of which Delta's two are required. Why: such a job needs no Sedona, and
+    Sedona's jars may be missing where Delta's are present.
+    """
+    conf: dict[str, str] = {}
+    for key, value in (read_defaults() if defaults is None else defaults).items():
+        if key.startswith("sedona."):
+            continue
+        kept = [
+            item for item in value.split(",") if not item.strip().startswith(("org.apache.sedona", "org.datasyslab"))
+        ]
+        if kept:
+            conf[key] = ",".join(item.strip() for item in kept)
+    folder = jars_folder if jars_folder is not None else os.environ.get(JARS_ENV)
+    if folder:
+        root = Path(folder)
+        jars = [j for j in sorted(root.glob("*.jar")) if not j.name.startswith(SEDONA_JAR_PREFIXES)]
+        missing = [
+            what
+            for prefix, what in REQUIRED_JARS.items()
+            if prefix.startswith("delta") and not any(j.name.startswith(prefix) for j in jars)
+        ]
+        if not root.is_dir() or missing:
+            raise ConfigError(
+                f"{JARS_ENV}={folder} holds no Delta Lake jars (delta-spark_*.jar and delta-storage-*.jar)",
+                fix=f"point {JARS_ENV} at a folder with delta-spark_4.1_2.13-4.4.x.jar and delta-storage-4.4.x.jar, "
+                "or unset it to resolve them from Maven",
+            )
+        conf.pop("spark.jars.packages", None)
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+    return {**conf, **DELTA_SESSION_DEFAULTS, **(extra or {})}
+
+
+def delta_session(app_name: str = "s2lake", master: str | None = None, extra: dict[str, str] | None = None) -> Any:
+    """A SparkSession with Delta Lake only (see :func:`delta_session_config`).
+
+    The master comes from ``master``, else ``spark.master`` in the settings, else whatever spark-submit
+    (or pyspark's own default, ``local[*]``) says. Python workers run this interpreter unless
+    ``PYSPARK_PYTHON`` says otherwise: a bare ``python3`` on PATH lacks numpy, pyarrow and rasterio.
+    """
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    conf = delta_session_config(extra=extra)
+    builder = SparkSession.builder.appName(app_name)
+    master = master or conf.pop("spark.master", None)
+    if master:
+        builder = builder.master(master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def start_session(build: Callable[[], Any], needs: str) -> Any:
+    """``build()``, its failures turned into one :class:`ConfigError` naming the fixes.
+
+    ``needs`` names the jars the session loads (e.g. "Sedona and Delta"). The JVM's reasons are many (no
+    Java, no Maven, bad jars) and arrive as Py4J errors with Java stack traces; the first line says enough.
+    """
+    try:
+        return build()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot start Spark with {needs}: {str(exc).splitlines()[0][:300]}",
+            fix=f"run `s2lake spark jars` (Maven) or set {JARS_ENV} to a folder with the {needs} jars, "
+            "install Java 17/21, or use --engine sedonadb",
+        ) from exc

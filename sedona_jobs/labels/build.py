@@ -56,21 +56,14 @@ def make_engine(name: str) -> Engine:
     if name == "sedonadb":
         return SedonaDBEngine()
     if name == "spark":
-        from s2lake.spark import JARS_ENV, build_session, sedona_jars_available
+        from s2lake.spark import build_session, sedona_jars_available, start_session
 
         missing = sedona_jars_available()
         if missing is not None:
             raise ConfigError(
                 f"cannot run the label joins on Spark: {missing}", fix="use --engine sedonadb, or supply the jar"
             )
-        try:
-            spark = build_session()
-        except Exception as exc:  # the JVM's reasons are many (no Java, no Maven, bad jars)
-            raise ConfigError(
-                f"cannot start Spark with Sedona and Delta: {str(exc).splitlines()[0][:300]}",
-                fix=f"run `s2lake spark jars` or set {JARS_ENV} to a folder with the Sedona and Delta jars, "
-                "install Java 17/21, or use --engine sedonadb",
-            ) from exc
+        spark = start_session(build_session, "Sedona and Delta")
         return SparkEngine(spark)
     raise ConfigError(f"unknown engine {name!r}", fix="use --engine sedonadb or --engine spark")
 

@@ -42,6 +42,8 @@ from sedona_jobs.patches.grid import PatchGrid, grid_of
 from sedona_jobs.patches.writer import commit_product
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from sedona_jobs.safe import L2AProduct
 
 log = logging.getLogger("s2lake.patches")
@@ -77,18 +79,21 @@ def build_products(
     *,
     replace: bool = False,
     on_progress: ProgressHook | None = None,
+    spark: SparkSession | None = None,
 ) -> list[BuildOutcome]:
     """Cut every product into patches and store them; returns one outcome per path, in order.
 
     Raises :class:`~s2lake.errors.WarehouseError` only when the warehouse itself cannot be written, and
     :class:`~s2lake.errors.LockedError` when another run writes the ``patches`` table (its lock is held, or
     its commit won the race, see :class:`~s2lake.errors.WriteConflictError`); every problem of a single
-    product becomes that product's ``failed`` outcome instead.
+    product becomes that product's ``failed`` outcome instead. With
+    ``settings.engine == "spark"`` the cutting runs on ``spark`` (default: a session started from
+    ``spark-defaults.conf``, see :mod:`.spark_build`) and the run is one commit instead of one per product.
     """
     settings = settings or PatchesSettings()
     warehouse.ensure_writable()
     with table_locks(warehouse, [PATCHES.name], "patches build"):
-        return _build_locked(paths, warehouse, settings, replace, on_progress)
+        return _build_locked(paths, warehouse, settings, replace, on_progress, spark)
 
 
 def _build_locked(
@@ -97,6 +102,7 @@ def _build_locked(
     settings: PatchesSettings,
     replace: bool,
     on_progress: ProgressHook | None,
+    spark: SparkSession | None,
 ) -> list[BuildOutcome]:
     """:func:`build_products` while holding the ``patches`` writer lock, so the "already loaded" check
     below and the commits cannot interleave with another run's."""
@@ -125,7 +131,11 @@ def _build_locked(
             outcomes.append(BuildOutcome(path, _id_from_path(path), "skipped", reason=exc.message))
         except (ProductError, ArchiveError, UnsafePathError) as exc:  # e.g. a .zip over the archive limits
             outcomes.append(_fail(store, BuildOutcome(path, _id_from_path(path), "failed"), exc, None))
-    if settings.mode == "product" and jobs:
+    if settings.engine == "spark" and jobs:
+        from sedona_jobs.patches.spark_build import build_on_spark
+
+        build_on_spark(store, jobs, outcomes, settings, on_progress, spark)
+    elif settings.mode == "product" and jobs:
         _build_product_mode(store, jobs, outcomes, settings, on_progress)
     else:
         for index, job in jobs:
@@ -199,7 +209,7 @@ def _commit(
         batches.close()
     outcome.patches = rows
     outcome.seconds = time.perf_counter() - started
-    _record(store, job.product, job, "patched", None, outcome.patches)
+    record_products(store, [product_row(job.product, job, "patched", None, outcome.patches)])
     rate = outcome.patches / outcome.seconds if outcome.seconds else 0.0
     log.info("%s: %d patches in %.1f s (%.1f patches/s)", outcome.product_id, outcome.patches, outcome.seconds, rate)
     return outcome
@@ -262,7 +272,8 @@ def _fail(store: TableStore, outcome: BuildOutcome, error: S2LakeError, job: _Jo
     outcome.patches = 0
     log.error("%s failed: %s", outcome.product_id, error.message)
     try:
-        _record(store, job.product if job else None, job, "failed", error.message, None, outcome.product_id)
+        row = product_row(job.product if job else None, job, "failed", error.message, None, outcome.product_id)
+        record_products(store, [row])
     except Exception as exc:  # the warehouse may be the problem; the error above is already reported
         log.error("could not record the failure of %s in `products`: %s", outcome.product_id, exc)
     return outcome
@@ -276,16 +287,22 @@ def _patched_products(store: TableStore) -> dict[str, int]:
     return dict(zip(rows.column("product_id").to_pylist(), rows.column("patch_count").to_pylist(), strict=True))
 
 
-def _record(
-    store: TableStore,
+def record_products(store: TableStore, rows: list[tuple[dict[str, object], list[str]]]) -> None:
+    """Upsert products' rows (from :func:`product_row`, all knowing the same columns) in one commit; columns
+    this step does not know (checksum, mirrors) keep their values."""
+    table = pa.Table.from_pylist([row for row, _ in rows], schema=PRODUCTS.schema)
+    store.upsert(PRODUCTS, table, update=rows[0][1])
+
+
+def product_row(
     product: L2AProduct | None,
     job: _Job | None,
     status: str,
     reason: str | None,
     patch_count: int | None,
     product_id: str | None = None,
-) -> None:
-    """Upsert the product's row; columns this step does not know (checksum, mirrors) keep their values."""
+) -> tuple[dict[str, object], list[str]]:
+    """The product's row in ``products`` and the columns this step knows (the others are left alone)."""
     known: dict[str, object] = {
         "product_id": product.product_id if product else product_id,
         "status": status,
@@ -309,8 +326,7 @@ def _record(
         )
     if job is not None:
         known["footprint"] = _footprint_wgs84(product, job.shape10)
-    row = {name: known.get(name) for name in PRODUCTS.schema.names}
-    store.upsert(PRODUCTS, pa.Table.from_pylist([row], schema=PRODUCTS.schema), update=list(known))
+    return {name: known.get(name) for name in PRODUCTS.schema.names}, list(known)
 
 
 def _footprint_wgs84(product: L2AProduct, shape10: tuple[int, int]) -> bytes:

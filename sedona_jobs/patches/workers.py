@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
 
+    import pyarrow as pa
+
     from sedona_jobs.safe import L2AProduct
 
 _QUEUE_DEPTH = 2
@@ -153,6 +155,17 @@ def _receive(proc: BaseProcess, q: Queue) -> object:
                 )
 
 
+def product_batches(
+    product: L2AProduct, grid: PatchGrid, strip_rows: int, drop_nodata: bool
+) -> Iterator[pa.RecordBatch]:
+    """All record batches of one product, decoded in this process: what a product-mode worker (a local
+    process or a Spark task) produces."""
+    from sedona_jobs.patches.batches import strip_batches
+
+    for r0, r1, strip in local_strips(product, grid, strip_rows):
+        yield from strip_batches(product, grid, r0, r1, strip, drop_nodata)
+
+
 @dataclass(frozen=True)
 class Staged:
     """A product whose patches a worker wrote to an Arrow IPC file, ready for its Delta commit."""
@@ -168,17 +181,15 @@ def stage_product(product: L2AProduct, grid: PatchGrid, strip_rows: int, drop_no
     import pyarrow as pa
 
     from s2lake.tables.schemas import PATCHES
-    from sedona_jobs.patches.batches import strip_batches
 
     configure_gdal(cache_bytes_for(product, grid, [b.name for b in ALL_LAYERS]))
     patches = 0
     try:
         options = pa.ipc.IpcWriteOptions(compression="lz4")
         with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, PATCHES.schema, options=options) as writer:
-            for r0, r1, strip in local_strips(product, grid, strip_rows):
-                for batch in strip_batches(product, grid, r0, r1, strip, drop_nodata):
-                    writer.write_batch(batch)
-                    patches += batch.num_rows
+            for batch in product_batches(product, grid, strip_rows, drop_nodata):
+                writer.write_batch(batch)
+                patches += batch.num_rows
     except ProductError as exc:
         return Staged(product.product_id, None, 0, _Failure(exc.what, exc.where, exc.fix))
     except Exception as exc:  # reported as the product's failure reason; the other products go on

@@ -5,13 +5,15 @@
 - ``make_l2a(**kwargs)``: a fresh product in the test's tmp_path (any ``write_l2a`` argument).
 - ``broken_l2a(defect)``: a copy of ``small_l2a`` with one defect; returns ``(product, faulty_file)``.
 - ``zip_l2a(product)``: the product zipped as the Copernicus hubs deliver it (``<name>.SAFE/`` inside).
+- ``spark``: one local[2] Spark session with Delta Lake for the whole run (start-up costs ~10-40 s here).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,20 @@ def make_l2a(tmp_path: Path) -> Callable[..., Path]:
         return write_l2a(out, **kwargs)
 
     return make
+
+
+def garble_tile(path: Path, tile: int) -> None:
+    """Overwrite 4 kB of one JPEG 2000 tile's packet data: a damaged file whose size and headers are intact.
+
+    The reader's checks (header, box lengths) pass, and decoding fails only at that tile, i.e. at
+    the second row of 1024 px tiles: after the first strips of the product were already written.
+    """
+    data = bytearray(path.read_bytes())
+    starts = [m.start() for m in re.finditer(rb"\xff\x90\x00\x0a", bytes(data))]  # SOT markers
+    assert len(starts) > tile, "expected a tiled codestream"
+    first = starts[tile] + 14 + 200  # past SOT (12 bytes) and SOD (2 bytes), into the packets
+    data[first : first + 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(data))
 
 
 def band_path(product: Path, band: str, resolution: int) -> Path:
@@ -140,3 +156,28 @@ def zip_l2a(tmp_path: Path) -> Callable[[Path], Path]:
         return zip_product(product, tmp_path / f"{product.name.removesuffix('.SAFE')}.zip")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def spark(spark_jars: Path) -> Iterator[object]:
+    """A local[2] SparkSession with Delta Lake (no Sedona), shared by every Spark test of the run.
+
+    Uses the Maven-resolved jar folder (``spark_jars``, never skipped) and sets ``S2LAKE_SPARK_JARS`` for
+    the session, so code that asks :func:`s2lake.spark.delta_session` for a session (the CLI) gets this one.
+    """
+    folder = str(spark_jars)
+    from s2lake.spark import JARS_ENV, delta_session
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(JARS_ENV, folder)
+        session = delta_session(
+            "s2lake-tests",
+            master="local[2]",
+            extra={
+                "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false",
+                "spark.sql.shuffle.partitions": "2",
+            },
+        )
+        yield session
+        session.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,28 +20,13 @@ from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import build_products
 from sedona_jobs.safe import open_product
 from sedona_jobs.synth import write_l2a
+from tests.patches.conftest import garble_tile
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")
 
 
 def _band(safe: Path, name: str) -> Path:
     return next(safe.glob(f"GRANULE/*/IMG_DATA/R*m/*_{name}_*m.jp2"))
-
-
-def _garble_tile(path: Path, tile: int) -> None:
-    """Overwrite 4 kB of one JPEG 2000 tile's packet data: a damaged file whose size and headers are intact.
-
-    The reader's structural checks (header, box lengths) pass, and decoding fails only at that tile,
-    i.e. at the second row of 1024 px tiles: after the first strips of the product were already
-    written. (The manifest checksum would refuse it up front, so the tests of this mid-write failure
-    switch that check off.)
-    """
-    data = bytearray(path.read_bytes())
-    starts = [m.start() for m in re.finditer(rb"\xff\x90\x00\x0a", bytes(data))]  # SOT markers
-    assert len(starts) > tile, "expected a tiled codestream"
-    first = starts[tile] + 14 + 200  # past SOT (12 bytes) and SOD (2 bytes), into the packets
-    data[first : first + 4096] = b"\xff" * 4096
-    path.write_bytes(bytes(data))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +38,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "missing_band": write_l2a(out, pixels=600, seed=3, date="2019-04-03"),
         "wrong_size": write_l2a(out, pixels=600, seed=4, date="2019-04-04"),
     }
-    _garble_tile(_band(made["corrupt"], "B02"), tile=2)
+    garble_tile(_band(made["corrupt"], "B02"), tile=2)
     _band(made["missing_band"], "B8A").unlink()
     b05 = _band(made["wrong_size"], "B05")
     with rasterio.open(b05) as raster:
