@@ -22,6 +22,7 @@ import pytest
 
 from s2lake.marts.runner import MARTS
 from s2lake.tables.store import TableStore
+from tests.models.warehouse_gen import SOURCE_TABLES
 
 KEYS = {
     "patch_labels": ["patch_id"],
@@ -50,7 +51,7 @@ def spark_marts(generated, duck_build, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("spark")
     sources = root / "sources"
     store = TableStore(generated.warehouse)
-    for name in ("products", "patches", "patch_landcover", "patch_country", "patch_overlaps"):
+    for name in SOURCE_TABLES:
         (sources / name).mkdir(parents=True)
         pq.write_table(store.read(name), sources / name / "part-0.parquet")
     env = os.environ | {

@@ -24,6 +24,7 @@ import pytest
 
 from s2lake.tables.store import TableStore
 from tests.models.test_spark_target import KEYS, _same
+from tests.models.warehouse_gen import SOURCE_TABLES
 
 
 def _pyspark_home() -> Path | None:
@@ -100,7 +101,7 @@ def test_thrift_build_equals_duckdb_marts(thrift_server, generated, duck_build):
     port, root = thrift_server
     store = TableStore(generated.warehouse)
     sources = root / "sources"
-    for name in ("products", "patches", "patch_landcover", "patch_country", "patch_overlaps"):
+    for name in SOURCE_TABLES:
         (sources / name).mkdir(parents=True)
         pq.write_table(store.read(name), sources / name / "part-0.parquet")
     env = os.environ | {

@@ -29,6 +29,10 @@ from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.runs import new_run_id
 
 CODELISTS = Path(s2lake.__file__).parent / "data" / "codelists"
+#: The tables the dbt project reads as sources (models/macros/sources.sql), in the order they are written.
+SOURCE_TABLES = tuple(
+    spec.name for spec in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS, LABEL_RUNS)
+)
 
 
 def _clc_classes() -> tuple[tuple[str, str, str | None], ...]:
