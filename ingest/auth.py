@@ -1,8 +1,15 @@
-"""Credentials and authentication plugins.
+"""Credentials, authentication plugins, and the session that keeps credentials on allowed hosts.
 
 Credentials are resolved from the places the mirror's configuration names (environment variables,
 a netrc host, the configuration file), in that order. They are held in :class:`Credentials`, whose
 repr and str never show the password, so they cannot leak into logs, tables or error messages.
+
+Mirrors are servers s2lake does not control: a catalogue may list a download anywhere, and a server
+may redirect anywhere. So an :class:`Auth` is a ``requests`` auth plugin that adds its header only to
+requests for the origins (scheme, host, port) the mirror's configuration allows
+(:meth:`~s2lake.config.ingest.MirrorSettings.credential_origins`), and :class:`MirrorSession` asks it
+again on every redirect hop instead of requests' own rule (which keeps the header on the same host and
+adds ``~/.netrc`` entries of the new one); a hop from https to http never gets it.
 """
 
 from __future__ import annotations
@@ -15,9 +22,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import requests
+from requests.auth import AuthBase, HTTPBasicAuth
 
-from s2lake.config.ingest import MirrorSettings
+from s2lake.config.ingest import MirrorSettings, origin
 from s2lake.errors import CatalogueError
+
+#: Redirects followed for one request (requests' default, 30, is more than any mirror needs).
+MAX_REDIRECTS = 10
 
 #: Refresh a bearer token this many seconds before it expires (CDSE access tokens live 600 s).
 TOKEN_MARGIN_SECONDS = 30.0
@@ -60,25 +71,41 @@ def resolve_credentials(mirror: MirrorSettings) -> Credentials | None:
     return None
 
 
-class Auth:
-    """Adds whatever a mirror needs to a request; ``refresh`` is called after a 401."""
+class Auth(AuthBase):
+    """Adds a mirror's credentials to requests for its allowed ``origins``; ``refresh`` is called after a 401.
 
-    def headers(self) -> dict[str, str]:
-        return {}
+    This base class has no credentials and adds nothing (it still keeps requests from reading ~/.netrc
+    for whatever host a catalogue names).
+    """
 
-    def basic(self) -> tuple[str, str] | None:
-        return None
+    def __init__(self, origins: frozenset[tuple[str, str, int]] = frozenset()) -> None:
+        self.origins = origins
+
+    def allows(self, url: str) -> bool:
+        return origin(url) in self.origins
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if request.url and self.allows(request.url):
+            self.authorize(request)
+        return request
+
+    def authorize(self, request: requests.PreparedRequest) -> None:
+        """Add the credentials (the request goes to an allowed origin)."""
 
     def refresh(self) -> None:
         return None
 
 
 class BasicAuth(Auth):
-    def __init__(self, credentials: Credentials) -> None:
+    def __init__(self, credentials: Credentials, origins: frozenset[tuple[str, str, int]]) -> None:
+        super().__init__(origins)
         self._credentials = credentials
 
-    def basic(self) -> tuple[str, str] | None:
-        return (self._credentials.username, self._credentials.password)
+    def __repr__(self) -> str:
+        return f"BasicAuth(user={self._credentials.username!r})"
+
+    def authorize(self, request: requests.PreparedRequest) -> None:
+        HTTPBasicAuth(self._credentials.username, self._credentials.password)(request)
 
 
 class KeycloakAuth(Auth):
@@ -93,7 +120,15 @@ class KeycloakAuth(Auth):
     401 and a stale refresh token with 400 (``invalid_grant``).
     """
 
-    def __init__(self, token_url: str, client_id: str, credentials: Credentials, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        credentials: Credentials,
+        origins: frozenset[tuple[str, str, int]] = frozenset(),
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(origins)
         self._token_url = token_url
         self._client_id = client_id
         self._credentials = credentials
@@ -148,8 +183,8 @@ class KeycloakAuth(Auth):
             assert self._access is not None
             return self._access
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token()}"}
+    def authorize(self, request: requests.PreparedRequest) -> None:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
 
     def refresh(self) -> None:
         with self._lock:
@@ -159,8 +194,35 @@ class KeycloakAuth(Auth):
 def auth_for(mirror: MirrorSettings) -> Auth:
     """The authentication plugin a mirror needs, from its configuration."""
     credentials = resolve_credentials(mirror)
+    origins = mirror.credential_origins()
     if credentials is None:
-        return Auth()
+        return Auth(origins)
     if mirror.token_url:
-        return KeycloakAuth(mirror.token_url, mirror.client_id, credentials)
-    return BasicAuth(credentials)
+        return KeycloakAuth(mirror.token_url, mirror.client_id, credentials, origins)
+    return BasicAuth(credentials, origins)
+
+
+class MirrorSession(requests.Session):
+    """A session whose every request, redirects included, carries the mirror's credentials only where allowed.
+
+    requests applies an auth object to the first request only; on a redirect its ``rebuild_auth`` keeps
+    or strips the header by host and then adds the new host's ~/.netrc entry. Here every hop drops the
+    header and :class:`Auth` decides again for the new URL, except after the chain went from https to
+    http: from then on no hop gets credentials (they would cross the network in clear).
+    """
+
+    def __init__(self, auth: Auth) -> None:
+        super().__init__()
+        self.auth = auth
+        self.max_redirects = MAX_REDIRECTS
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        prepared_request.headers.pop("Authorization", None)
+        previous = response.request
+        # The flag travels on each hop's request: requests sends the prepared request built here as is.
+        downgraded = getattr(previous, "s2lake_downgraded", False) or (
+            urlparse(previous.url).scheme == "https" and urlparse(prepared_request.url).scheme != "https"
+        )
+        prepared_request.s2lake_downgraded = downgraded  # type: ignore[attr-defined]
+        if not downgraded and self.auth is not None:
+            self.auth(prepared_request)

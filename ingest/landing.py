@@ -13,19 +13,26 @@ from pathlib import Path
 import pyarrow as pa
 from shapely import wkt as shapely_wkt
 
-from ingest.products import Product, parse_name
+from ingest.products import Product
 from ingest.state import ProductState
+from s2lake.contained_paths import inside, inside_uri
 from s2lake.errors import S2LakeError
+from s2lake.product_names import ProductName
 from s2lake.tables.schemas import PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 
 
 def land_tree(warehouse: Warehouse, staged: Path, name: str) -> str:
-    """Move a staged file or folder to ``landing/<name>``; return its URI."""
-    target = warehouse.path("landing", name)
+    """Move a staged file or folder to ``landing/<name>``; return its URI.
+
+    ``name`` is a product name (``….SAFE`` or ``….zip``) and the landed copy replaces an older one, so
+    both the grammar and the containment in ``landing/`` are proven before anything is removed or moved.
+    """
+    ProductName.require(name, where=f"landing a product into {warehouse.landing_uri}")
     if warehouse.is_local:
-        dest = Path(target)
+        dest = inside(warehouse.landing_uri, name)
+        target = str(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.is_dir():
             shutil.rmtree(dest)  # a product landed again replaces the old copy
@@ -35,6 +42,7 @@ def land_tree(warehouse: Warehouse, staged: Path, name: str) -> str:
         return target
     import fsspec
 
+    target = inside_uri(warehouse.landing_uri, name)
     fs, path = fsspec.core.url_to_fs(target)
     if fs.exists(path):
         fs.rm(path, recursive=True)
@@ -64,7 +72,7 @@ def product_rows(states: list[ProductState]) -> pa.Table:
     rows = []
     for state in states:
         product: Product = state.product
-        parts = parse_name(product.product_id)
+        parts = ProductName.parse(product.product_id)
         offer = product.offers.get(state.mirror or "") or next(iter(product.offers.values()), None)
         footprint = shapely_wkt.loads(product.footprint_wkt).wkb if product.footprint_wkt else None
         rows.append(
@@ -77,7 +85,7 @@ def product_rows(states: list[ProductState]) -> pa.Table:
                 "epsg": _epsg(product.tile),
                 "sensing_start": product.sensing_start,
                 "processing_baseline": parts.baseline if parts else None,
-                "relative_orbit": parts.orbit if parts else None,
+                "relative_orbit": parts.relative_orbit if parts else None,
                 "cloud_cover": product.cloud_cover,
                 "size_bytes": (offer.size if offer and offer.size else product.size),
                 "checksum": offer.checksum if offer else None,

@@ -7,49 +7,11 @@ and is taken from the first catalogue that gives it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-_NAME = re.compile(
-    r"^(?P<mission>S2[A-D])_MSI(?P<level>L1C|L2A)_(?P<sensing>\d{8}T\d{6})_N(?P<baseline>\d{4})_R(?P<orbit>\d{3})"
-    r"_T(?P<tile>\d{2}[A-Z]{3})_(?P<discriminator>\d{8}T\d{6})$"
-)
-
-
-def product_id(name: str) -> str:
-    """Product name without ``.SAFE``/``.zip`` suffixes: the key of the ``products`` table."""
-    for suffix in (".zip", ".SAFE"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return name
-
-
-@dataclass(frozen=True)
-class NameParts:
-    mission: str
-    level: str
-    sensing: datetime
-    baseline: str
-    orbit: int
-    tile: str
-
-
-def parse_name(name: str) -> NameParts | None:
-    """Facts encoded in a Sentinel-2 product name, or None for names of other missions."""
-    match = _NAME.match(product_id(name))
-    if not match:
-        return None
-    b = match["baseline"]
-    return NameParts(
-        mission=match["mission"],
-        level=match["level"],
-        sensing=datetime.strptime(match["sensing"], "%Y%m%dT%H%M%S").replace(tzinfo=UTC),
-        baseline=f"{b[:2]}.{b[2:]}",
-        orbit=int(match["orbit"]),
-        tile=match["tile"],
-    )
+from s2lake.product_names import ProductName, strip_suffixes
 
 
 @dataclass
@@ -78,8 +40,8 @@ class Product:
 
     @classmethod
     def from_name(cls, name: str, **facts: Any) -> Product:
-        parts = parse_name(name)
-        values: dict[str, Any] = {"product_id": product_id(name)}
+        parts = ProductName.parse(name)
+        values: dict[str, Any] = {"product_id": strip_suffixes(name)}
         if parts:
             values.update(tile=parts.tile, sensing_start=parts.sensing, level=parts.level, mission=parts.mission)
         values.update({k: v for k, v in facts.items() if v is not None})

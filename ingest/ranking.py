@@ -16,11 +16,12 @@ from time import monotonic
 
 import pyarrow as pa
 import requests
+import urllib3
 
 from ingest.catalogues import SearchQuery, open_catalogue
-from ingest.transfer import open_url
-from s2lake.config.ingest import IngestSettings, MirrorSettings
-from s2lake.errors import S2LakeError
+from ingest.transfer import Pace, TransferLimits, body_blocks
+from s2lake.config.ingest import IngestSettings, MirrorSettings, SchedulerSettings
+from s2lake.errors import DownloadError, S2LakeError
 from s2lake.tables.schemas import TableSpec, col
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
@@ -59,18 +60,23 @@ class Measurement:
     errors: str = ""
 
 
-def _speed(url: str, auth, sample: int, timeout: float) -> tuple[float, int]:
-    with requests.Session() as session:
-        started = monotonic()
-        response = open_url(session, url, {**auth.headers(), "Range": f"bytes=0-{sample - 1}"}, auth, timeout)
-        response.raise_for_status()
-        got = 0
-        for block in response.iter_content(64 * 1024):
-            got += len(block)
-            if got >= sample:
-                break
-        response.close()
-        return round(got / max(monotonic() - started, 1e-6)), got
+def _speed(session: requests.Session, url: str, sample: int, cfg: SchedulerSettings) -> tuple[float, int]:
+    """Bytes per second over a sample of ``sample`` bytes, under the limits of any transfer."""
+    limits = TransferLimits.from_settings(cfg)
+    pace = Pace(limits)
+    pace.expect(sample)
+    headers = {"Range": f"bytes=0-{sample - 1}"}
+    try:
+        with session.get(url, headers=headers, stream=True, timeout=cfg.timeout_seconds) as response:
+            response.raise_for_status()
+            got = 0
+            for block in body_blocks(response, limits.max_bytes, pace, 64 * 1024):
+                got += len(block)
+                if got >= sample:
+                    break
+    except urllib3.exceptions.HTTPError as exc:
+        raise DownloadError(f"{type(exc).__name__}: {str(exc)[:160]}") from None
+    return round(got / max(monotonic() - pace.started, 1e-6)), got
 
 
 def measure(mirror: MirrorSettings, settings: IngestSettings, now: datetime) -> Measurement:
@@ -100,12 +106,13 @@ def measure(mirror: MirrorSettings, settings: IngestSettings, now: datetime) -> 
     if offer is not None:
         try:
             m.speed_bytes_per_s, m.sample_bytes = _speed(
-                offer.url, catalogue.auth, settings.rank_sample_bytes, settings.scheduler.timeout_seconds
+                catalogue.session, offer.url, settings.rank_sample_bytes, settings.scheduler
             )
         except (S2LakeError, requests.RequestException) as exc:
             errors.append(f"speed: {getattr(exc, 'message', exc)}")
     else:
         errors.append("speed: no downloadable product for the test tiles")
+    catalogue.close()
     m.errors = "; ".join(errors)
     return m
 

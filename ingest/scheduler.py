@@ -13,6 +13,8 @@ Choices, and why:
   mirror for the Retry-After; an offline (LTA) product waits ``lta_poll_seconds`` and is asked again.
 * A corrupt archive is deleted and the product re-queued (on another mirror if there is one), whether
   verification or extraction (a member's CRC) finds it; a partial extraction is removed with it.
+* A transfer that sends more than declared, stalls or overruns its deadline (:mod:`ingest.transfer`)
+  is a mirror fault like a dropped connection: retried, and it counts towards benching the mirror.
 """
 
 from __future__ import annotations
@@ -27,17 +29,17 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-import requests
-
 from ingest.catalogues import Catalogue, open_catalogue
 from ingest.extract import UnsafeArchive, extract_archive
 from ingest.landing import known_products, land_tree, upsert_products
 from ingest.products import Offer, Product
 from ingest.state import DOWNLOADING, EXTRACTING, FAILED, LANDED, QUEUED, VERIFYING, StateStore
-from ingest.transfer import Gone, Offline, Throttled, TransferError, fetch
+from ingest.transfer import Gone, Offline, Throttled, TransferLimits, fetch
 from ingest.verify import CorruptArchive, verify_archive
 from s2lake.config.ingest import IngestSettings, MirrorSettings
-from s2lake.errors import S2LakeError
+from s2lake.contained_paths import inside
+from s2lake.errors import ArchiveError, DownloadError, S2LakeError, UnsafePathError
+from s2lake.product_names import ProductName
 from s2lake.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,6 @@ class MirrorState:
     settings: MirrorSettings
     catalogue: Catalogue
     score: float
-    session: requests.Session
     active: int = 0
     consecutive_failures: int = 0
     benched_until: float = 0.0
@@ -117,8 +118,9 @@ class Scheduler:
         for position, mirror in enumerate(m for m in configured if m.enabled):
             # Unranked mirrors keep their configured order, below every ranked one.
             score = ranks.get(mirror.name, -1.0 - position * 1e-3)
-            self.mirrors[mirror.name] = MirrorState(mirror, open_catalogue(mirror), score, requests.Session())
+            self.mirrors[mirror.name] = MirrorState(mirror, open_catalogue(mirror), score)
         self.progress = progress
+        self._limits = TransferLimits.from_settings(self.cfg)
         self._cond = threading.Condition()
         self._queue: list[Job] = []
         self._in_flight = 0  # attempts under way (downloading, verifying or extracting)
@@ -134,7 +136,7 @@ class Scheduler:
         queued = self.state.enqueue(products)
         queued_ids = {p.product_id for p in queued}
         self._report.skipped = [p.product_id for p in products if p.product_id not in queued_ids]
-        self._queue = [Job(p) for p in queued]
+        self._queue = [Job(p) for p in queued if self._named_safely(p)]
         # Most widely available first; then by name for a stable order.
         self._queue.sort(key=lambda j: (-len(j.product.offers), j.product.product_id))
         if self.progress is not None:
@@ -162,7 +164,7 @@ class Scheduler:
             if extractor is not None:
                 extractor.shutdown(wait=True)
             for mirror in self.mirrors.values():
-                mirror.session.close()
+                mirror.catalogue.close()
         # Rows for what this run did, plus products a killed run landed but never wrote to the table;
         # products already in the table are left alone (a later stage may have marked them patched).
         missing = set(self._report.skipped) - known_products(self.warehouse)
@@ -174,6 +176,21 @@ class Scheduler:
         if self._first_transfer and self._last_transfer:
             self._report.transfer_seconds = self._last_transfer - self._first_transfer
         return self._report
+
+    def _named_safely(self, product: Product) -> bool:
+        """Whether the product's name may name files; if not it fails now, before any byte is fetched.
+
+        Its id becomes the download, staging and landing names, so a catalogue answering ``../../x``
+        (or anything else that is not a Sentinel-2 product name) must not get that far; the refusal is
+        the product's failure reason and the other products go on.
+        """
+        try:
+            ProductName.require(product.product_id, where="the catalogue's product id or title")
+        except UnsafePathError as exc:
+            log.warning("refused product %r: %s", product.product_id[:200], exc.message)
+            self._fail(Job(product), exc.message)
+            return False
+        return True
 
     # -- picking work -------------------------------------------------------------------------------
     def _candidates(self, job: Job) -> list[MirrorState]:
@@ -256,7 +273,7 @@ class Scheduler:
         pid = job.product.product_id
         name = mirror.settings.name
         self.state.transition(pid, DOWNLOADING, mirror=name)
-        part = self.parts / f"{pid}.{name}.zip.part"
+        part = inside(self.parts, f"{pid}.{name}.zip.part")
         task = None
         try:
             mirror.catalogue.limiter.wait()
@@ -271,12 +288,12 @@ class Scheduler:
             with self._cond:
                 self._first_transfer = self._first_transfer or time.monotonic()
             size = fetch(
-                mirror.session,
+                mirror.catalogue.session,
                 offer.url,
                 part,
-                mirror.catalogue.auth,
                 timeout=self.cfg.timeout_seconds,
                 chunk_bytes=self.cfg.chunk_bytes,
+                limits=self._limits,
                 expected_size=offer.size,
                 on_bytes=self._bytes_callback(task),
             )
@@ -299,7 +316,7 @@ class Scheduler:
             if job.throttled % THROTTLES_PER_ATTEMPT == 0:  # a mirror that only ever says "later" is failing
                 self._retry(job, mirror, f"{name}: throttled {job.throttled} times", mirror_fault=True)
             else:
-                self._requeue(job, f"{name}: {exc.reason}, retry after {exc.retry_after:.0f}s")
+                self._requeue(job, f"{name}: {exc.what}, retry after {exc.retry_after:.0f}s")
             return False
         except Offline as exc:
             now = time.monotonic()
@@ -308,14 +325,14 @@ class Scheduler:
                 self._fail(job, f"{name}: still offline after {self.cfg.lta_timeout_seconds:.0f}s")
                 return False
             job.not_before = now + self.cfg.lta_poll_seconds
-            self._requeue(job, f"{name}: {exc.reason}")
+            self._requeue(job, f"{name}: {exc.what}")
             return False
         except Gone as exc:
             job.excluded.add(name)
-            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=False)
+            self._retry(job, mirror, f"{name}: {exc.what}", mirror_fault=False)
             return False
-        except (TransferError, CorruptArchive) as exc:
-            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=True)
+        except DownloadError as exc:  # a dropped, short, oversize, stalled or corrupt transfer
+            self._retry(job, mirror, f"{name}: {exc.what}", mirror_fault=True)
             return False
         except S2LakeError as exc:  # e.g. the token endpoint refused the credentials
             job.excluded.add(name)
@@ -335,10 +352,15 @@ class Scheduler:
             storage = self._land(pid, part, extractor)
         except UnsafeArchive as exc:
             job.excluded.add(name)
-            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=False)
+            self._retry(job, mirror, f"{name}: {exc.what}", mirror_fault=False)
             return
         except CorruptArchive as exc:  # a member failed its CRC: a corrupt download, fetched again
-            self._retry(job, mirror, f"{name}: {exc.reason}", mirror_fault=True)
+            self._retry(job, mirror, f"{name}: {exc.what}", mirror_fault=True)
+            return
+        except ArchiveError as exc:  # over the size limits (a zip bomb): another mirror may have it whole
+            # After CorruptArchive, which is an ArchiveError too but a fault of this one transfer.
+            job.excluded.add(name)
+            self._retry(job, mirror, f"{name}: {exc.message}", mirror_fault=False)
             return
         except Exception as exc:  # a failed extraction or copy: try again (from another mirror if any)
             log.exception("landing %s failed", pid)
@@ -359,17 +381,17 @@ class Scheduler:
 
     def _land(self, pid: str, part: Path, extractor: ProcessPoolExecutor | None) -> str:
         if extractor is None:
-            staged = self.parts / f"{pid}.zip"
+            staged = inside(self.parts, f"{pid}.zip")
             part.replace(staged)
             return land_tree(self.warehouse, staged, f"{pid}.zip")
-        target = self.staging / pid
+        target = inside(self.staging, pid)
         if target.exists():
             shutil.rmtree(target)  # leftovers of a killed extraction
         try:
-            tops = extractor.submit(extract_archive, str(part), str(target)).result()
+            tops = extractor.submit(extract_archive, str(part), str(target), self.settings.archive_limits).result()
         except Exception as exc:
             shutil.rmtree(target, ignore_errors=True)  # never leave a partial extraction behind
-            if isinstance(exc, (UnsafeArchive, CorruptArchive)):
+            if isinstance(exc, (UnsafeArchive, CorruptArchive, ArchiveError)):
                 part.unlink(missing_ok=True)  # bad bytes: the next attempt downloads again
             raise
         safe = f"{pid}.SAFE"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import blake3
 
+from s2lake.errors import ArchiveError
+
 HASHERS = {
     "MD5": hashlib.md5,
     "SHA3-256": hashlib.sha3_256,
@@ -23,10 +25,8 @@ HASHERS = {
 }
 
 
-class CorruptArchive(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class CorruptArchive(ArchiveError):
+    """The bytes are not the product's: size, checksum or a zip CRC differ. Deleted and fetched again."""
 
 
 def file_digest(path: Path, algorithm: str, block: int = 1 << 20) -> str:

@@ -3,19 +3,24 @@
 Extensions come from the PyPI packages ``duckdb-extension-spatial`` and ``duckdb-extension-delta``
 and are loaded by file path with auto-install and auto-load switched off, so DuckDB never reaches
 for the network. Every Delta table of the warehouse becomes a view of the same name
-(``delta_scan``), every GeoParquet reference table a view ``ref_<name>``.
+(``delta_scan``), every GeoParquet reference table a view ``ref_<name>``. A table that cannot be read
+(an empty or corrupt ``_delta_log``, unreadable Parquet) is left out with a warning naming it, so one
+broken folder never takes every other table down with it.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 
 import duckdb
 
 from s2lake.errors import WarehouseError
-from s2lake.tables.store import TableStore
+from s2lake.tables.store import BROKEN_TABLE_FIX, TABLE_NAME, TableStore, sql_literal
 from s2lake.warehouse import Warehouse
+
+log = logging.getLogger("s2lake.sql")
 
 EXTENSIONS = {"spatial": "duckdb_extension_spatial", "delta": "duckdb_extension_delta"}
 
@@ -49,17 +54,52 @@ def connect(warehouse: Warehouse | None = None, database: str = ":memory:") -> d
     return con
 
 
+def sql_identifier(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier (inner quotes doubled).
+
+    DuckDB takes no bind parameters in ``CREATE VIEW``, so view names and paths are pasted into the
+    statement. Names are checked against :data:`~s2lake.tables.store.TABLE_NAME` first *and* quoted here:
+    quoting lets a reserved word (``order``) be a table, the check keeps odd folders out of SQL at all.
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
 def register_views(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> list[str]:
-    """Create one view per Delta table (by name) and per reference table (``ref_<name>``)."""
+    """Create one view per readable Delta table (by name) and per reference table (``ref_<name>``)."""
     names = []
     for name in TableStore(warehouse).names():
-        uri = warehouse.table_uri(name).replace("'", "''")
-        con.execute(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM delta_scan('{uri}')")
-        names.append(name)
+        uri = warehouse.table_uri(name)
+        if _create_view(con, name, f"delta_scan({sql_literal(uri)})", uri, BROKEN_TABLE_FIX):
+            names.append(name)
     if warehouse.is_local:
         ref_root = Path(warehouse.reference_uri(""))
         for folder in sorted(p for p in ref_root.glob("*") if p.is_dir() and any(p.glob("*.parquet"))):
-            glob = str(folder / "*.parquet").replace("'", "''")
-            con.execute(f"CREATE OR REPLACE VIEW \"ref_{folder.name}\" AS SELECT * FROM read_parquet('{glob}')")
-            names.append(f"ref_{folder.name}")
+            if not TABLE_NAME.fullmatch(folder.name):
+                log.warning(
+                    "skipping reference folder %r in %s: a table name has only letters, digits and '_'. "
+                    "Fix: rename or remove that folder",
+                    folder.name,
+                    ref_root,
+                )
+                continue
+            view = f"ref_{folder.name}"
+            source = f"read_parquet({sql_literal(str(folder / '*.parquet'))})"
+            fix = "load it again with `s2lake reference load`, or remove the folder"
+            if _create_view(con, view, source, str(folder), fix):
+                names.append(view)
     return names
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, view: str, source: str, where: str, fix: str) -> bool:
+    """Create ``view`` over ``source``; on a table DuckDB cannot read, warn and leave it out.
+
+    DuckDB binds the table function when the view is created (it reads the Delta log or the Parquet
+    footers), so a broken table fails here rather than in every later query.
+    """
+    try:
+        con.execute(f"CREATE OR REPLACE VIEW {sql_identifier(view)} AS SELECT * FROM {source}")
+    except duckdb.Error as exc:
+        reason = str(exc).splitlines()[0]
+        log.warning("skipping table %s at %s, it cannot be read (%s). Fix: %s", view, where, reason, fix)
+        return False
+    return True

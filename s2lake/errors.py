@@ -77,3 +77,7 @@ class ArchiveError(DownloadError):
 class ClusterError(S2LakeError):
     """The cluster engine's environment is unusable: Maven or Java missing, a JVM artifact the
     configured repositories do not serve, or a local cluster process that fails to start or stop."""
+
+
+class QueryError(S2LakeError):
+    """An SQL query given to ``s2lake sql`` is invalid, fails, or is refused by ``--safe`` mode."""

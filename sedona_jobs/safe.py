@@ -24,14 +24,15 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from s2lake.archive_limits import ArchiveLimits, open_archive, read_member
 from s2lake.errors import ProductError
+from s2lake.product_names import GRAMMAR, ProductName
 from s2lake.sentinel2 import ALL_LAYERS, BANDS, TILE_PIXELS
 
-#: ``S2A_MSIL2A_20180510T100031_N0510_R122_T33UUU_20180510T121500`` (PSD "compact" naming).
-PRODUCT_NAME = re.compile(
-    r"^(?P<mission>S2[A-D])_MSI(?P<level>L1C|L2A)_(?P<datatake>\d{8}T\d{6})_N(?P<baseline>\d{4})"
-    r"_R(?P<orbit>\d{3})_T(?P<tile>\d{2}[A-Z]{3})_(?P<discriminator>\d{8}T\d{6})$"
-)
+#: Limits on a .zip read in place (defaults: generous for real products, refuse zip bombs).
+ZIP_LIMITS = ArchiveLimits()
+#: Largest metadata file read into memory (MTD_TL.xml, the biggest, is ~1 MB).
+METADATA_MAX_BYTES = 64 << 20
 #: Band and resolution at the end of an IMAGE_FILE entry: ``..._B8A_20m``, ``..._SCL_20m``.
 IMAGE_FILE_BAND = re.compile(r"_(?P<band>B\d[\dA]|SCL)_(?P<res>\d{2})m$")
 
@@ -217,8 +218,8 @@ class _Zip:
         return self.prefix + rel in self.names
 
     def read(self, rel: str) -> bytes:
-        with zipfile.ZipFile(self.path) as archive:
-            return archive.read(self.prefix + rel)
+        with open_archive(self.path, ZIP_LIMITS) as archive:
+            return read_member(archive, self.prefix + rel, ZIP_LIMITS, METADATA_MAX_BYTES)
 
     def raster(self, rel: str) -> str:
         return f"/vsizip/{self.path.resolve()}/{self.prefix}{rel}"
@@ -244,7 +245,7 @@ def _locate(path: Path) -> tuple[_Folder | _Zip, str]:
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise ProductError("not a SAFE folder nor a .zip archive", where=str(path), fix=_SENSOR_FIX)
-        with zipfile.ZipFile(path) as archive:
+        with open_archive(path, ZIP_LIMITS) as archive:  # a zip bomb is refused here, naming the member
             names = set(archive.namelist())
         for level in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml"):
             tops = sorted(n for n in names if PurePosixPath(n).name == level and len(PurePosixPath(n).parts) <= 2)
@@ -269,7 +270,7 @@ def open_product(path: str | Path) -> L2AProduct:
                 where=source.where("MTD_MSIL1C.xml"),
                 fix=_L1C_FIX,
             )
-        if PRODUCT_NAME.match(folder_name.removesuffix(".SAFE")):
+        if ProductName.parse(folder_name) is not None:
             raise ProductError(
                 "product metadata file MTD_MSIL2A.xml is missing",
                 where=source.where("MTD_MSIL2A.xml"),
@@ -280,15 +281,14 @@ def open_product(path: str | Path) -> L2AProduct:
     if meta.processing_level == "L1C":
         raise ProductError("this is a Level-1C product", where=source.where("MTD_MSIL2A.xml"), fix=_L1C_FIX)
     product_id = (meta.product_uri or folder_name).removesuffix(".SAFE")
-    name = PRODUCT_NAME.match(product_id)
+    name = ProductName.parse(product_id)
     if name is None:
         raise ProductError(
-            f"product name {product_id!r} is not a Sentinel-2 product name "
-            "(S2x_MSIL2A_<datatake>_N<baseline>_R<orbit>_T<tile>_<time>)",
+            f"product name {product_id[:200]!r} is not a Sentinel-2 product name ({GRAMMAR})",
             where=source.where("MTD_MSIL2A.xml"),
             fix=_SENSOR_FIX,
         )
-    if name["level"] != "L2A":
+    if name.level != "L2A":
         raise ProductError("this is a Level-1C product", where=source.where("MTD_MSIL2A.xml"), fix=_L1C_FIX)
 
     listed = _band_files(meta, source)
@@ -306,16 +306,16 @@ def open_product(path: str | Path) -> L2AProduct:
         source=str(path),
         product_id=product_id,
         product_name=f"{product_id}.SAFE",
-        mission=name["mission"],
+        mission=name.mission,
         processing_level="L2A",
-        tile=name["tile"],
+        tile=name.tile,
         epsg=geometry.epsg,
         ulx=geometry.ulx,
         uly=geometry.uly,
         sensing_start=meta.sensing_start,
-        datatake=name["datatake"],
-        processing_baseline=meta.processing_baseline or f"{name['baseline'][:2]}.{name['baseline'][2:]}",
-        relative_orbit=meta.relative_orbit if meta.relative_orbit is not None else int(name["orbit"]),
+        datatake=name.datatake,
+        processing_baseline=meta.processing_baseline or name.baseline,
+        relative_orbit=meta.relative_orbit if meta.relative_orbit is not None else name.relative_orbit,
         cloud_cover=meta.cloud_cover if meta.cloud_cover is not None else 0.0,
         quantification=meta.quantification or 10000,
         boa_add_offset=offsets,

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingest.auth import Auth, auth_for
+from ingest.auth import Auth, MirrorSession, auth_for
 from ingest.products import Offer, Product
 from s2lake.config.ingest import MirrorSettings
 
@@ -56,19 +56,38 @@ class RateLimiter:
 
 
 class Catalogue(ABC):
-    """A mirror's search side. Downloads go through :mod:`ingest.transfer` with the same auth."""
+    """A mirror's search side, and the :class:`MirrorSession` its downloads (:mod:`ingest.transfer`) go through."""
 
     def __init__(self, mirror: MirrorSettings) -> None:
         self.mirror = mirror
         self.name = mirror.name
         self.limiter = RateLimiter(mirror.rate_limit)
         self._auth: Auth | None = None
+        self._session: MirrorSession | None = None
+        self._lock = threading.Lock()
 
     @property
     def auth(self) -> Auth:
-        if self._auth is None:
-            self._auth = auth_for(self.mirror)
-        return self._auth
+        """Resolved on first use, so a mirror with missing credentials fails its own requests only."""
+        with self._lock:
+            if self._auth is None:
+                self._auth = auth_for(self.mirror)
+            return self._auth
+
+    @property
+    def session(self) -> MirrorSession:
+        """One session per mirror (shared by the threads using it), carrying its credentials where allowed."""
+        auth = self.auth
+        with self._lock:
+            if self._session is None:
+                self._session = MirrorSession(auth)
+            return self._session
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
 
     @abstractmethod
     def search(self, query: SearchQuery) -> list[Product]:

@@ -22,7 +22,7 @@ from shapely import wkt as shapely_wkt
 from shapely.geometry import Point, Polygon, shape
 
 from ingest.catalogues.base import PRODUCT_TYPES, Catalogue, SearchQuery
-from ingest.products import Offer, Product, product_id
+from ingest.products import Offer, Product
 from s2lake.errors import CatalogueError
 
 #: Preferred checksum when CDSE lists several (BLAKE3 is fastest to verify).
@@ -198,7 +198,7 @@ class CdseCatalogue(Catalogue):
         start = (item.get("ContentDate") or {}).get("Start")
         cloud = attrs.get("cloudCover")
         return Product.from_name(
-            product_id(item["Name"]),
+            item["Name"],
             sensing_start=datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None,
             cloud_cover=float(cloud) if cloud is not None else None,
             footprint_wkt=_footprint(item),

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 import requests
 
 from ingest.catalogues.base import PRODUCT_TYPES, Catalogue, SearchQuery
-from ingest.products import Offer, Product, product_id
-from ingest.transfer import Gone, TransferError
+from ingest.products import Offer, Product
+from ingest.transfer import Gone
 from s2lake.config.ingest import MirrorSettings
-from s2lake.errors import CatalogueError
+from s2lake.errors import CatalogueError, DownloadError
 
 
 def _iso(value: datetime) -> str:
@@ -41,10 +41,13 @@ class DhusCatalogue(Catalogue):
         if self._api is None:
             from sentinelsat import SentinelAPI
 
-            basic = self.auth.basic()
-            user, password = basic if basic else (None, None)
-            self._api = SentinelAPI(user, password, api_url=self.api_url, show_progressbars=False, timeout=60)
-            self._api.page_size = min(self.mirror.page_size, 100)
+            api = SentinelAPI(None, None, api_url=self.api_url, show_progressbars=False, timeout=60)
+            # sentinelsat's own session would carry plain Basic credentials; the mirror's session gives
+            # them to the mirror's allowed origins only, redirects included (see ingest.auth).
+            self.session.headers["User-Agent"] = api.session.headers["User-Agent"]
+            api.session = self.session
+            api.page_size = min(self.mirror.page_size, 100)
+            self._api = api
         return self._api
 
     def _query(self, **kwargs: object) -> dict:
@@ -81,7 +84,7 @@ class DhusCatalogue(Catalogue):
         )
         start = props.get("beginposition")
         return Product.from_name(
-            product_id(name),
+            name,
             tile=props.get("tileid"),
             sensing_start=start.replace(tzinfo=UTC) if isinstance(start, datetime) else None,
             cloud_cover=props.get("cloudcoverpercentage"),
@@ -110,9 +113,9 @@ class DhusCatalogue(Catalogue):
             status = exc.response.status_code if exc.response is not None else None
             if isinstance(exc, InvalidKeyError) or status in (404, 410):
                 raise Gone(f"OData has no product {offer.remote_id}") from None
-            raise TransferError(f"OData size and checksum request failed: {exc}") from None
+            raise DownloadError(f"OData size and checksum request failed: {exc}") from None
         except requests.RequestException as exc:
-            raise TransferError(f"OData size and checksum request failed: {type(exc).__name__}: {exc}") from None
+            raise DownloadError(f"OData size and checksum request failed: {type(exc).__name__}: {exc}") from None
         # sentinelsat stores the checksum under its algorithm's lower-cased name: "md5" on most DHuS
         # instances, "sha3-256" on newer ones (the same two its own download verifies).
         algorithm = next((a for a in ("sha3-256", "md5") if info.get(a)), None)

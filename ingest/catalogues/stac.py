@@ -20,7 +20,7 @@ from shapely import wkt as shapely_wkt
 from shapely.geometry import mapping, shape
 
 from ingest.catalogues.base import Catalogue, SearchQuery
-from ingest.products import Offer, Product, product_id
+from ingest.products import Offer, Product
 from s2lake.errors import CatalogueError
 
 #: Multihash function codes (https://github.com/multiformats/multicodec) of the checksums we verify.
@@ -76,9 +76,14 @@ def _archive_asset(assets: dict[str, Any]) -> dict[str, Any] | None:
 class StacCatalogue(Catalogue):
     def _client(self):
         from pystac_client import Client
+        from pystac_client.stac_api_io import StacApiIO
 
+        # pystac-client's own session would send a bearer token to every link a catalogue hands out (next
+        # pages anywhere); the mirror's session gives it to the mirror's allowed origins only.
+        stac_io = StacApiIO()
+        stac_io.session = self.session
         try:
-            return Client.open(self.mirror.url, headers=self.auth.headers() or None)
+            return Client.open(self.mirror.url, stac_io=stac_io)
         except Exception as exc:  # pystac-client raises several unrelated types for an unreachable API
             raise CatalogueError(f"STAC API unreachable: {exc}", where=self.mirror.url) from None
 
@@ -118,7 +123,7 @@ class StacCatalogue(Catalogue):
         )
         when = props.get("datetime") or props.get("start_datetime")
         return Product.from_name(
-            product_id(name),
+            name,
             tile=_tile(props),
             sensing_start=datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None,
             cloud_cover=props.get("eo:cloud_cover"),

@@ -13,7 +13,8 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from s2lake.config import Settings
-from s2lake.errors import ConfigError, LockedError, ProductError, ReferenceDataError, S2LakeError
+from s2lake.config.masking import masked
+from s2lake.errors import ConfigError, LockedError, ProductError, QueryError, ReferenceDataError, S2LakeError
 from s2lake.logs import console
 from s2lake.warehouse import Warehouse
 
@@ -75,7 +76,7 @@ def _flag_problem(ctx: typer.Context, loc: tuple[int | str, ...], msg: str, give
     field = str(loc[0]) if loc else None
     names = [field] if field in given else list(given)
     options = {p.name: p.opts[0] for p in ctx.command.params}
-    got = ", ".join(repr(given[name]) for name in names)
+    got = ", ".join(repr(masked(given[name], name)) for name in names)
     return f"{', '.join(options[name] for name in names)}: {msg} (got {got})"
 
 
@@ -95,7 +96,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
                 console.print(f"[bold yellow]locked:[/] {exc.message}", highlight=False, soft_wrap=True)
                 raise typer.Exit(ExitCode.LOCKED) from None
             console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-            usage = isinstance(exc, ConfigError | ProductError | ReferenceDataError)
+            usage = isinstance(exc, ConfigError | ProductError | QueryError | ReferenceDataError)
             raise typer.Exit(ExitCode.USAGE if usage else ExitCode.FAILED) from None
 
     return wrapper

@@ -32,11 +32,28 @@ def load(
         LoadKind, typer.Argument(help="clc (CORINE 2018), nuts (GISCO NUTS) or countries (Natural Earth).")
     ],
     path: Annotated[Path, typer.Argument(help="GeoPackage, FileGDB, Shapefile (.shp/.zip), GeoJSON or GeoParquet.")],
-    layer: Annotated[str | None, typer.Option(help="Layer name in multi-layer files (GeoPackage, FileGDB).")] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(
+            help="Layer to load from a multi-layer file (GeoPackage, FileGDB); needed with several polygon layers."
+        ),
+    ] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of a source that declares none, e.g. EPSG:4326.")] = None,
+    allow_unknown_codes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown-codes",
+            help="clc: load even when some CODE_18 values are not among the 44 CLC classes (by default the load "
+            "is refused and the codes listed). Polygons with an unknown code are kept but give no label; "
+            "polygons without a code are dropped; both are counted in the report, and patch_validation flags "
+            "the patches left unlabelled. 999/990/995 (CORINE's NODATA/unclassified) never need the flag.",
+        ),
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
-    """Check CRS, repair geometries and write reference/<kind>/ as sorted GeoParquet 1.1 (EPSG:3035).
+    """Check CRS and codes, repair geometries and write reference/<kind>/ as sorted GeoParquet 1.1 (EPSG:3035).
+
+    A multi-layer file (GeoPackage, FileGDB) loads its only polygon layer; with several, name one with --layer.
 
     Examples: `s2lake reference load clc U2018_CLC2018_V2020_20u1.gpkg`,
     `s2lake reference load nuts NUTS_RG_01M_2021_3035.gpkg`,
@@ -46,7 +63,7 @@ def load(
 
     warehouse = app_context(ctx).warehouse
     warehouse.ensure_writable()
-    report = load_reference(kind.value, path, warehouse, layer=layer, crs=crs)
+    report = load_reference(kind.value, path, warehouse, layer=layer, crs=crs, allow_unknown_codes=allow_unknown_codes)
     row = report.as_dict()
     row.pop("dropped_ids")
     emit(

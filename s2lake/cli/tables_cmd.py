@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 import typer
 
 from s2lake.cli.context import app_context, emit, friendly_errors
+from s2lake.errors import WarehouseError
+
+log = logging.getLogger("s2lake.tables")
 
 
 @friendly_errors
@@ -36,7 +40,11 @@ def tables(
         return
     rows = []
     for name in store.names():
-        table = store.require(name)
+        try:
+            table = store.require(name)
+        except WarehouseError as exc:  # one broken table must not hide the others
+            log.warning("skipping table %s: %s", name, exc.message)
+            continue
         adds = table.get_add_actions(flatten=True)
         add_table = pa.table(adds)
         rows.append(

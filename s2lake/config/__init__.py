@@ -4,7 +4,13 @@ Sources, highest priority first: CLI flags, ``S2LAKE_*`` environment variables (
 ``__``, e.g. ``S2LAKE_PATCHES__WORKERS=4``), the configuration file (``--config``, ``S2LAKE_CONFIG``
 or ``./s2lake.yaml`` when present; YAML or TOML), then the defaults below. Each concern has its own
 section module so the schema stays readable; validation errors become one :class:`ConfigError` that
-names the offending key and its source.
+names the offending key and its source, with secrets masked.
+
+The environment holds ``S2LAKE_*`` variables that are not settings: ``S2LAKE_CONFIG``,
+``S2LAKE_SPARK_JARS`` and ``S2LAKE_SPARK_CONF`` (read by :mod:`s2lake.spark`), the ``S2LAKE_DBT_*``
+values of the dbt profile. pydantic-settings' environment source reads only names that address a
+setting, so those never break a command; an unknown key inside a section
+(``S2LAKE_PATCHES__WORKRES``) is still an error, as is an unknown key in the file or a flag.
 """
 
 from __future__ import annotations
@@ -16,10 +22,19 @@ from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from s2lake.config.ingest import IngestSettings
 from s2lake.config.labels import LabelsSettings
+from s2lake.config.masking import mask_url_userinfo, masked
 from s2lake.config.models import ModelsSettings
 from s2lake.config.patches import PatchesSettings
 from s2lake.errors import ConfigError
@@ -62,18 +77,25 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value.strip()
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Flags beat environment beats file beats defaults; the file enters as init data of a
-        # lower-priority source (see load_settings), so only two sources are needed here.
-        return (init_settings, env_settings)
+
+class ConfigFileSource(PydanticBaseSettingsSource):
+    """The configuration file as a settings source.
+
+    Not pydantic-settings' ``YamlConfigSettingsSource``/``TomlConfigSettingsSource``: those answer a
+    missing file with no settings and a list with a bare ``ValueError``, and YAML's own parse errors
+    quote the offending line (a password, say). This one names the file and the fix, and only the
+    position of a syntax error.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole file is returned at once by __call__
+
+    def __call__(self) -> dict[str, Any]:
+        return _read_config_file(self.path) if self.path else {}
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -85,8 +107,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot parse {path}: {exc}", fix="correct the file's syntax") from exc
+    except tomllib.TOMLDecodeError as exc:  # its message is a position, never the text
+        raise ConfigError(f"cannot parse {path}: {exc}", fix="correct the file's syntax") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot parse {path}: {_yaml_problem(exc)}", fix="correct the file's syntax") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -97,44 +121,15 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What YAML found wrong and where, without the quoted line (it may hold a secret)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
-def _env_overrides() -> dict[str, Any]:
-    """The S2LAKE_* variables as a nested mapping (so they can outrank the file key by key)."""
-    out: dict[str, Any] = {}
-    for name, value in os.environ.items():
-        if not name.startswith("S2LAKE_") or name == "S2LAKE_CONFIG":
-            continue
-        keys = name[len("S2LAKE_") :].lower().split("__")
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[keys[-1]] = value
-    return out
-
-
-def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settings:
-    """Build the effective settings from flags, environment, file and defaults.
-
-    ``flags`` are CLI values; ``None`` means "not given" and is ignored. Nested keys use
-    ``section__key`` (e.g. ``patches__workers=4``).
-    """
-    path = config_file or os.environ.get("S2LAKE_CONFIG")
-    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
-        path = DEFAULT_CONFIG_FILE
-    data: dict[str, Any] = _read_config_file(Path(path)) if path else {}
-    data = _deep_merge(data, _env_overrides())
+def _nested(flags: dict[str, Any]) -> dict[str, Any]:
+    """Flags (``section__key=value``; ``None`` = not given) as a nested mapping."""
     given: dict[str, Any] = {}
     for key, value in flags.items():
         if value is None:
@@ -144,18 +139,43 @@ def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settin
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
-    data = _deep_merge(data, given)
+    return given
+
+
+def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settings:
+    """Build the effective settings from flags, environment, file and defaults.
+
+    ``flags`` are CLI values; ``None`` means "not given" and is ignored. Nested keys use
+    ``section__key`` (e.g. ``patches__workers=4``). The three sources are pydantic-settings sources,
+    merged key by key in that priority by pydantic-settings itself.
+    """
+    path = config_file or os.environ.get("S2LAKE_CONFIG")
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
+    sources = (
+        InitSettingsSource(Settings, init_kwargs=_nested(flags)),
+        EnvSettingsSource(Settings),
+        ConfigFileSource(Settings, Path(path) if path else None),
+    )
+    where = str(path) if path else "environment/flags"
     try:
-        # Environment was merged above with the right priority; keep pydantic from re-reading it.
-        return Settings.model_validate(data) if data else Settings()
+        return Settings(_build_sources=(sources, {}))
+    except SettingsError as exc:  # an S2LAKE_<SECTION> variable that is not JSON; the message names it
+        raise ConfigError(
+            f"invalid configuration: {mask_url_userinfo(str(exc))}",
+            where="environment",
+            fix="give single keys as S2LAKE_<SECTION>__<KEY>, or a whole section as JSON",
+        ) from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
             env = "S2LAKE_" + "__".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r}; file key `{key}`, env {env})")
+            got = masked(err.get("input"), str(err["loc"][-1]) if err["loc"] else None)
+            msg = mask_url_userinfo(err["msg"])
+            lines.append(f"{key}: {msg} (got {got!r}; file key `{key}`, env {env})")
         raise ConfigError(
             "invalid configuration: " + "; ".join(lines),
-            where=str(path) if path else "environment/flags",
+            where=where,
             fix="correct the value named above (see `s2lake config show --help`)",
         ) from None

@@ -8,15 +8,27 @@ delta-rs writes the data files first and the log entry last.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from s2lake.errors import WarehouseError
 from s2lake.tables.schemas import TableSpec
 from s2lake.warehouse import Warehouse
+
+log = logging.getLogger("s2lake.tables")
+
+#: What a table folder must be called to be listed as a table (and become a SQL view of that name).
+#: Folder names come from the file system, where anyone who can write the warehouse can create one, and
+#: end up in SQL and in logs: letters, digits and underscores only, so no quote, semicolon, space or
+#: control character ever gets that far.
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+#: What to do about a table whose log or files cannot be read.
+BROKEN_TABLE_FIX = "restore its _delta_log and data files from a backup, or remove the folder and rebuild the table"
 
 
 def sql_literal(value: str) -> str:
@@ -38,6 +50,12 @@ class TableStore:
             return DeltaTable(self.uri(name), storage_options=self.warehouse.storage_options())
         except TableNotFoundError:
             return None
+        except DeltaError as exc:
+            raise WarehouseError(
+                f"table `{name}` cannot be read: {str(exc).splitlines()[0]}",
+                where=self.uri(name),
+                fix=BROKEN_TABLE_FIX,
+            ) from None
 
     def require(self, name: str) -> DeltaTable:
         table = self.open(name)
@@ -49,7 +67,11 @@ class TableStore:
         return table
 
     def names(self) -> list[str]:
-        """Names of the Delta tables under ``tables/`` (local warehouses, or via fsspec)."""
+        """Names of the Delta tables under ``tables/`` (local warehouses, or via fsspec).
+
+        A folder holding a ``_delta_log`` whose name is not a :data:`TABLE_NAME` is left out with a
+        warning naming it: it was not written by s2lake, and its name cannot be used in SQL as it is.
+        """
         import fsspec
 
         fs, root = fsspec.core.url_to_fs(self.warehouse.path("tables"))
@@ -58,8 +80,17 @@ class TableStore:
         out = []
         for entry in fs.ls(root, detail=False):
             name = entry.rstrip("/").rsplit("/", 1)[-1]
-            if fs.exists(f"{entry}/_delta_log"):
+            if not fs.exists(f"{entry}/_delta_log"):
+                continue
+            if TABLE_NAME.fullmatch(name):
                 out.append(name)
+            else:
+                log.warning(
+                    "skipping table folder %r in %s: a table name has only letters, digits and '_'. "
+                    "Fix: rename or remove that folder",
+                    name,
+                    root,
+                )
         return sorted(out)
 
     def replace_where(self, spec: TableSpec, data: pa.Table | Iterable[pa.RecordBatch], predicate: str) -> None:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Literal
 import pyarrow as pa
 
 from s2lake.config.patches import PatchesSettings
-from s2lake.errors import ProductAlreadyLoaded, ProductError, S2LakeError
+from s2lake.errors import ArchiveError, ProductAlreadyLoaded, ProductError, S2LakeError
+from s2lake.product_names import strip_suffixes
 from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
@@ -94,7 +95,7 @@ def build_products(
         except ProductAlreadyLoaded as exc:
             log.warning("skipped: %s", exc.message)
             outcomes.append(BuildOutcome(path, _id_from_path(path), "skipped", reason=exc.message))
-        except ProductError as exc:
+        except (ProductError, ArchiveError) as exc:  # e.g. a .zip over the archive limits: the others go on
             outcomes.append(_fail(store, BuildOutcome(path, _id_from_path(path), "failed"), exc, None))
     if settings.mode == "product" and jobs:
         _build_product_mode(store, jobs, outcomes, settings, on_progress)
@@ -115,10 +116,7 @@ def _prepare(path: str) -> _Job:
 
 
 def _id_from_path(path: str) -> str:
-    name = Path(path.rstrip("/")).name
-    for suffix in (".zip", ".SAFE"):
-        name = name.removesuffix(suffix)
-    return name
+    return strip_suffixes(Path(path.rstrip("/")).name)
 
 
 def _build_band_mode(

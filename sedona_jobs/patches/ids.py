@@ -11,11 +11,10 @@ import re
 from dataclasses import dataclass
 
 from s2lake.errors import ProductError
+from s2lake.product_names import STEM_PATTERN, stem
 
-_PATCH_ID = re.compile(
-    r"^(?P<mission>S2[A-D])_MSIL2A_(?P<datatake>\d{8}T\d{6})_N(?P<baseline>\d{4})_R(?P<orbit>\d{3})"
-    r"_T(?P<tile>\d{2}[A-Z]{3})_(?P<col>\d+)_(?P<row>\d+)$"
-)
+#: The product name's stem (its grammar lives in :mod:`s2lake.product_names`), then ``_<col>_<row>``.
+_PATCH_ID = re.compile(STEM_PATTERN + r"_(?P<col>\d+)_(?P<row>\d+)")
 
 
 @dataclass(frozen=True)
@@ -30,18 +29,15 @@ class PatchId:
 
     def prefix(self) -> str:
         """The product part of the id (everything before ``_<col>_<row>``)."""
-        return (
-            f"{self.mission}_MSIL2A_{self.datatake}_N{self.baseline.replace('.', '')}"
-            f"_R{self.relative_orbit:03d}_T{self.tile}"
-        )
+        return stem(self.mission, "L2A", self.datatake, self.baseline, self.relative_orbit, self.tile)
 
     def __str__(self) -> str:
         return f"{self.prefix()}_{self.col}_{self.row}"
 
     @classmethod
     def parse(cls, text: str) -> PatchId:
-        match = _PATCH_ID.match(text)
-        if match is None:
+        match = _PATCH_ID.fullmatch(text)
+        if match is None or match["level"] != "L2A":
             raise ProductError(
                 f"{text!r} is not a BigEarthNet v2 patch id",
                 fix="expected <mission>_MSIL2A_<datatake>_N<baseline>_R<orbit>_T<tile>_<col>_<row>, "

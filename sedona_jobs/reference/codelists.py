@@ -34,3 +34,8 @@ def clc_classes() -> pa.Table:
             "ben19_label": [ben19.get(mapping.get(r["clc_code"], "")) for r in rows],
         }
     )
+
+
+def clc_nodata_codes() -> list[str]:
+    """CORINE's codes for areas without a class (999 NODATA, 990/995 unclassified land/water)."""
+    return [row["clc_code"] for row in _rows("clc2018_nodata_codes.csv")]

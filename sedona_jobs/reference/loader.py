@@ -9,6 +9,10 @@ What a load guarantees, so the joins can trust the tables:
   with a null/empty geometry, or empty after repair, or (countries) wholly outside EPSG:3035's area
   of use are counted and named in the report and the log;
 * official column names are mapped to the documented schema (see :mod:`sedona_jobs.reference.layers`);
+* CLC codes are checked against the code lists: null codes and codes outside the 44 classes are
+  counted and refused unless explicitly allowed (see :mod:`sedona_jobs.reference.clc_code_check`);
+* a multi-layer source without ``--layer`` must hold one polygon layer (see
+  :mod:`sedona_jobs.reference.source_layers`);
 * features with more than 256 vertices are stored as several pieces that tile them exactly (see
   :mod:`sedona_jobs.reference.subdivide`): one feature may be several rows.
 """
@@ -23,8 +27,10 @@ from typing import Any
 
 from s2lake.errors import ReferenceDataError
 from s2lake.warehouse import Warehouse
+from sedona_jobs.reference.clc_code_check import check_clc_codes, normalise_codes
 from sedona_jobs.reference.geoparquet import write_table
 from sedona_jobs.reference.layers import LAYERS, TARGET_EPSG, Layer
+from sedona_jobs.reference.source_layers import pick_layer
 from sedona_jobs.reference.subdivide import subdivide
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,10 @@ class LoadReport:
     dropped_empty: int = 0
     dropped_outside_area: int = 0
     without_code: int = 0
+    null_codes: int = 0  # clc: features without a code (refused, or dropped with allow_unknown_codes)
+    nodata_codes: int = 0  # clc: CORINE's 999 NODATA / 990, 995 unclassified (kept, no label)
+    unknown_codes: int = 0  # clc: features with a code outside the classes (refused, or kept without label)
+    unknown_code_values: dict[str, int] = field(default_factory=dict)
     pieces_written: int = 0  # rows: features with > 256 vertices are stored as several pieces
     path: str = ""
     dropped_ids: list[str] = field(default_factory=list)
@@ -64,7 +74,7 @@ def read_source(path: str | Path, layer: str | None = None) -> Any:
     try:
         if src.suffix.lower() in {".parquet", ".geoparquet"}:
             return gpd.read_parquet(src)
-        return pyogrio.read_dataframe(src, layer=layer)
+        return pyogrio.read_dataframe(src, layer=layer if layer is not None else pick_layer(src))
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError, OSError) as exc:
         raise ReferenceDataError(
             f"cannot read {src}: {exc}",
@@ -74,11 +84,23 @@ def read_source(path: str | Path, layer: str | None = None) -> Any:
 
 
 def load_reference(
-    kind: str, source: str | Path, warehouse: Warehouse, *, layer: str | None = None, crs: str | None = None
+    kind: str,
+    source: str | Path,
+    warehouse: Warehouse,
+    *,
+    layer: str | None = None,
+    crs: str | None = None,
+    allow_unknown_codes: bool = False,
 ) -> LoadReport:
-    """Load ``source`` as reference table ``kind`` (clc, nuts, countries) into ``warehouse``."""
+    """Load ``source`` as reference table ``kind`` (clc, nuts, countries) into ``warehouse``.
+
+    ``allow_unknown_codes`` (clc only) loads a file whose codes are not all CLC classes: unknown
+    codes are kept, features without a code dropped, both counted in the report.
+    """
     spec = _layer(kind)
-    gdf = read_source(source, layer)
+    if allow_unknown_codes and kind != "clc":
+        raise ReferenceDataError(f"--allow-unknown-codes applies to clc only, not {kind}", fix="leave the flag out")
+    gdf = read_source(source, layer).reset_index(drop=True)  # the index is the source row from here on
     report = LoadReport(
         layer=kind, source=str(source), source_crs="", reprojected=False, features_read=len(gdf), features_written=0
     )
@@ -86,12 +108,14 @@ def load_reference(
         raise ReferenceDataError(f"{source} holds no features", fix=f"give a non-empty {spec.title} file")
     gdf = _check_crs(gdf, spec, str(source), crs, report)
     gdf = map_columns(gdf, spec, str(source), report)
+    if kind == "clc":
+        gdf = check_clc_codes(gdf, str(source), report, allow_unknown=allow_unknown_codes)
     gdf = _repair(gdf, spec, report)
     if gdf.crs.to_epsg() != TARGET_EPSG:
         gdf = _to_3035(gdf, spec, report)
     if len(gdf) == 0:
         raise ReferenceDataError(
-            f"no usable feature left in {source} ({report.dropped_empty} empty, "
+            f"no usable feature left in {source} ({report.null_codes} without a code, {report.dropped_empty} empty, "
             f"{report.dropped_outside_area} outside EPSG:3035's area of use)",
             fix="check that the file covers Europe and holds polygons",
         )
@@ -101,13 +125,17 @@ def load_reference(
     manifest = {"loaded_at": datetime.now(UTC).isoformat(), **report.as_dict()}
     report.path = str(write_table(gdf, warehouse, kind, manifest))
     log.info(
-        "%s: %d features read, %d written, %d repaired, %d empty dropped, %d outside EPSG:3035 dropped -> %s",
+        "%s: %d features read, %d written, %d repaired, %d empty dropped, %d outside EPSG:3035 dropped, "
+        "codes: %d null, %d NODATA/unclassified, %d unknown -> %s",
         kind,
         report.features_read,
         report.features_written,
         report.repaired,
         report.dropped_empty,
         report.dropped_outside_area,
+        report.null_codes,
+        report.nodata_codes,
+        report.unknown_codes,
         report.path,
     )
     return report
@@ -157,7 +185,7 @@ def map_columns(gdf: Any, spec: Layer, source: str, report: LoadReport) -> Any:
                 raise _missing(source, column.upper(), spec)
             out[column] = gdf[by_lower[column]]
         if spec.name == "clc":
-            out["code_18"] = out["code_18"].astype("string").str.strip()
+            out["code_18"] = normalise_codes(out["code_18"])
         else:
             out["levl_code"] = out["levl_code"].astype("int32")
             for column in ("nuts_id", "cntr_code", "name_latn"):
@@ -209,11 +237,12 @@ def _repair(gdf: Any, spec: Layer, report: LoadReport) -> Any:
 
 
 def _feature_id(gdf: Any, i: int) -> str:
-    row = gdf.iloc[int(i)]
+    """The feature's row in the source (the index survives earlier drops) and its code."""
+    row, source_row = gdf.iloc[int(i)], gdf.index[int(i)]
     for column in ("nuts_id", "iso_a2", "code_18"):
         if column in gdf.columns:
-            return f"row {int(i)} ({column}={row[column]})"
-    return f"row {int(i)}"
+            return f"row {source_row} ({column}={row[column]})"
+    return f"row {source_row}"
 
 
 def _to_3035(gdf: Any, spec: Layer, report: LoadReport) -> Any:

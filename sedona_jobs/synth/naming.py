@@ -12,6 +12,8 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from s2lake.product_names import stem
+
 #: Launch dates, from which absolute orbits are counted (143 orbits every 10 days).
 MISSION_EPOCH = {
     "S2A": datetime(2015, 6, 23, tzinfo=UTC),
@@ -60,15 +62,9 @@ class ProductNames:
         return max(1, int(days * 14.3) + 1)
 
     @property
-    def baseline_code(self) -> str:
-        return self.baseline.replace(".", "")
-
-    @property
     def product_id(self) -> str:
-        return (
-            f"{self.mission}_MSIL2A_{self.datatake}_N{self.baseline_code}_R{self.relative_orbit:03d}"
-            f"_T{self.tile}_{self.generation:%Y%m%dT%H%M%S}"
-        )
+        head = stem(self.mission, "L2A", self.datatake, self.baseline, self.relative_orbit, self.tile)
+        return f"{head}_{self.generation:%Y%m%dT%H%M%S}"
 
     @property
     def granule(self) -> str:

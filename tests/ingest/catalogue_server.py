@@ -98,6 +98,37 @@ def product_zip(name: str, payload: int, seed: int, unsafe: bool = False, bad_cr
     return data
 
 
+def zip_bomb(name: str, member: str, inflated: int = 200 << 20, *, overstate: bool = False) -> bytes:
+    """A SAFE-like zip whose ``member`` (relative to the SAFE) is ``inflated`` bytes of zeros: deflate
+    shrinks 200 MB of zeros to ~200 KB, a ratio of ~1000.
+
+    ``overstate`` makes the central directory lie: it claims the member's compressed size is 50 times
+    smaller than its data only, which passes a directory-only ratio check; a stored member of random
+    bytes after it gives the lie real bytes to point at, so zipfile reads on without an EOF error.
+    """
+    buf = io.BytesIO()
+    safe = f"{name}.SAFE"
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{safe}/manifest.safe", f"<xfdu:XFDU><name>{name}</name></xfdu:XFDU>\n")
+        with archive.open(f"{safe}/{member}", "w") as out:
+            zeros = bytes(1 << 20)
+            for _ in range(inflated // len(zeros)):
+                out.write(zeros)
+        bomb = archive.getinfo(f"{safe}/{member}")
+        if overstate:
+            claimed = inflated // 50
+            archive.writestr(
+                zipfile.ZipInfo(f"{safe}/padding.bin"), random.Random(5).randbytes(claimed), zipfile.ZIP_STORED
+            )
+    data = bytearray(buf.getvalue())
+    if overstate:
+        entry = data.find(b"PK\x01\x02")  # central directory entries: find the member's
+        while not data[entry + 46 :].startswith(bomb.filename.encode()):
+            entry = data.find(b"PK\x01\x02", entry + 4)
+        data[entry + 20 : entry + 24] = struct.pack("<I", claimed)
+    return bytes(data)
+
+
 def generate_products(
     count: int,
     tiles: list[str],
@@ -133,10 +164,10 @@ def generate_products(
 
 def product_from_safe(safe: Path, cloud: float = 10.0) -> FakeProduct:
     """Serve a real SAFE folder (e.g. from the synthetic L2A generator) as a zipped product."""
-    from ingest.products import parse_name
+    from s2lake.product_names import ProductName
 
     name = safe.name.removesuffix(".SAFE")
-    parts = parse_name(name)
+    parts = ProductName.parse(name)
     assert parts is not None, name
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -156,7 +187,10 @@ def product_from_safe(safe: Path, cloud: float = 10.0) -> FakeProduct:
 
 # -- faults -----------------------------------------------------------------------------------------
 #: Faults :meth:`Faults.add` understands (offline products are set with ``FakeProduct.online``).
-FAULTS = ("drop", "500", "429", "corrupt", "truncate", "timeout", "expired_token", "down")
+#: ``oversize`` sends ``oversize_bytes`` more than the product (announced in Content-Length when
+#: ``announce_oversize``, else with none, until the connection closes); ``drip`` announces the product and
+#: sends one byte every ``drip_seconds`` for ``drip_for`` seconds, then drops the connection.
+FAULTS = ("drop", "500", "429", "corrupt", "truncate", "timeout", "expired_token", "down", "oversize", "drip")
 
 
 @dataclass
@@ -167,6 +201,10 @@ class Faults:
     down: bool = False  # the whole mirror refuses connections
     retry_after: int = 1
     timeout_sleep: float = 3.0
+    oversize_bytes: int = 4 << 20
+    announce_oversize: bool = False
+    drip_seconds: float = 0.05
+    drip_for: float = 10.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, product: str, *faults: str) -> None:
@@ -197,6 +235,8 @@ class Stats:
     active: int = 0
     peak_active: int = 0
     auth_headers_on_redirect: list[bool] = field(default_factory=list)
+    #: (Host header, path, Authorization header) of every request
+    authorization: list[tuple[str, str, str | None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -420,6 +460,9 @@ class StandInServer:
         cdse_checksums: str = "all",
         replay: bool = False,
         stac_oidc: bool = False,
+        redirect_to: str | None = None,
+        link_base: str | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.kind = kind
         self.products = {p.uuid: p for p in products}
@@ -432,6 +475,9 @@ class StandInServer:
         self.max_skip = max_skip
         self.cdse_checksums = cdse_checksums
         self.stac_oidc = stac_oidc  # STAC: the Product asset needs a bearer token (CDSE STAC's auth:refs oidc)
+        self.redirect_to = redirect_to  # answer every GET with a redirect to this base URL, same path
+        self.link_base = link_base  # base URL written into STAC asset hrefs and next links (default: own)
+        self.tls = tls  # (certificate, key): serve https
         self.faults = Faults()
         self.stats = Stats()
         self.tokens: dict[str, float] = {}
@@ -449,11 +495,20 @@ class StandInServer:
     @property
     def url(self) -> str:
         root = {"dhus": "dhus/", "cdse": "odata/v1", "stac": "stac/"}[self.kind]
-        return f"http://127.0.0.1:{self.port}/{root}"
+        return f"{self.base}{root}"
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
+
+    @property
+    def download_host(self) -> str:
+        """The origin CDSE's face redirects ``$value`` to (``localhost``: another host by name)."""
+        return f"http://localhost:{self.port}"
+
+    @property
+    def links(self) -> str:
+        return self.link_base or self.url
 
     @property
     def token_url(self) -> str:
@@ -467,6 +522,12 @@ class StandInServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -528,7 +589,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.owner.stats.requests[key] += 1
 
     # -- routing ------------------------------------------------------------------------------
+    def _record(self) -> None:
+        with self.owner.stats.lock:
+            self.owner.stats.authorization.append(
+                (self.headers.get("Host", ""), unquote(urlparse(self.path).path), self.headers.get("Authorization"))
+            )
+
+    def _redirected(self) -> bool:
+        """Answer with a redirect to ``redirect_to`` (same path and query) when the server is set to."""
+        if self.owner.redirect_to is None:
+            return False
+        self._status(302, {"Location": self.owner.redirect_to.rstrip("/") + self.path})
+        return True
+
     def do_HEAD(self) -> None:
+        self._record()
+        if self._redirected():
+            return
         # sentinelsat asks DHuS for the file name with HEAD before downloading.
         match = re.fullmatch(DHUS_VALUE, unquote(urlparse(self.path).path))
         product = self.owner.products.get(match[1]) if match else None
@@ -543,6 +620,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_POST(self) -> None:
+        self._record()
         path = urlparse(self.path).path
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode()
@@ -558,8 +636,11 @@ class _Handler(BaseHTTPRequestHandler):
         parsed = urlparse(self.path)
         path = unquote(parsed.path)
         query = parse_qs(parsed.query, keep_blank_values=True)
+        self._record()
         if self.owner.faults.down:
             return self._drop()
+        if self._redirected():
+            return
         kind = self.owner.kind
         if kind == "dhus":
             return self._dhus(path, query)
@@ -672,7 +753,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.owner.stats.lock:
                 self.owner.stats.auth_headers_on_redirect.append("Authorization" in self.headers)
             return self._status(
-                301, {"Location": f"http://localhost:{self.owner.port}/odata/v1/Products({product.uuid})/$value"}
+                301, {"Location": f"{self.owner.download_host}/odata/v1/Products({product.uuid})/$value"}
             )
         if refused := self._bearer_refusal(product):
             return self._json({"detail": refused}, 401)
@@ -780,14 +861,14 @@ class _Handler(BaseHTTPRequestHandler):
         page = found[offset : offset + limit]
         result = {
             "type": "FeatureCollection",
-            "features": [_stac_item(p, self.owner.url, self.owner.stac_oidc) for p in page],
+            "features": [_stac_item(p, self.owner.links, self.owner.stac_oidc) for p in page],
             "numberMatched": len(found),
             "numberReturned": len(page),
             "links": [],
         }
         if offset + limit < len(found):
             nxt = dict(body, token=str(offset + limit))
-            result["links"].append({"rel": "next", "href": f"{self.owner.url}search", "method": "POST", "body": nxt})
+            result["links"].append({"rel": "next", "href": f"{self.owner.links}search", "method": "POST", "body": nxt})
         self._json(result)
 
     # -- downloads ----------------------------------------------------------------------------
@@ -817,6 +898,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "down":
             owner.faults.down = True
             return self._drop()
+        if fault == "drip":
+            return self._drip(product.data)
+        if fault == "oversize":
+            return self._oversize(product.data)
         data = product.data
         if fault == "corrupt":
             data = bytearray(data)
@@ -851,6 +936,34 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.stats.corrupt_sent[product.name] += 1
             elif fault != "truncate":
                 owner.stats.completed[product.name] += 1
+
+    def _drip(self, data: bytes) -> None:
+        """Announce the whole product, then send one byte every ``drip_seconds`` (a connection kept alive
+        forever by a server far below any useful rate), and drop after ``drip_for`` seconds."""
+        faults = self.owner.faults
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        until = time.monotonic() + faults.drip_for
+        for byte in data:
+            if time.monotonic() > until or not self._send(bytes([byte])):
+                break
+            time.sleep(faults.drip_seconds)
+        self._drop()
+
+    def _oversize(self, data: bytes) -> None:
+        """The product followed by ``oversize_bytes`` more (a body longer than the catalogue declared)."""
+        faults = self.owner.faults
+        body = data + bytes(faults.oversize_bytes)
+        self.send_response(200)
+        if faults.announce_oversize:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")  # no length: the body ends when the connection does
+            self.close_connection = True
+        self.end_headers()
+        self._send(body)
+        self._drop()
 
     def _send(self, data: bytes) -> bool:
         """Write ``data`` at most at the per-connection bandwidth cap; False if the client went away."""

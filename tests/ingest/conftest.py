@@ -24,8 +24,13 @@ def mirror_for(server: StandInServer, name: str, **extra: object) -> MirrorSetti
     values: dict = {"name": name, "protocol": protocol, "url": server.url, "max_connections": 2}
     if server.kind in ("dhus", "cdse") or server.stac_oidc:
         values.update(username_env="TEST_MIRROR_USER", password_env="TEST_MIRROR_PASSWORD")
-    if server.kind == "cdse":
-        values.update(token_url=server.token_url, page_size=server.page_limit, max_skip=server.max_skip)
+    if server.kind == "cdse":  # its download host is declared like CDSE's zipper host in PROVIDER_DOWNLOAD_HOSTS
+        values.update(
+            token_url=server.token_url,
+            page_size=server.page_limit,
+            max_skip=server.max_skip,
+            download_hosts=[server.download_host],
+        )
     if server.stac_oidc:  # CDSE STAC: the Product asset wants the same Keycloak bearer token as OData
         values.update(token_url=server.token_url)
     values.update(extra)

@@ -96,8 +96,8 @@ def test_dhus_search_makes_no_odata_request_per_result(servers, creds) -> None:
 def test_dhus_prepare_failures_read_as_transfer_failures(servers, products, creds, monkeypatch) -> None:
     """OData is asked at download time now, so its failures must steer the scheduler like a transfer's."""
     from ingest.products import Offer
-    from ingest.transfer import Gone, TransferError
-    from s2lake.errors import CatalogueError
+    from ingest.transfer import Gone
+    from s2lake.errors import CatalogueError, DownloadError
 
     dhus = StandInServer("dhus", products).start()
     servers.append(dhus)
@@ -106,7 +106,7 @@ def test_dhus_prepare_failures_read_as_transfer_failures(servers, products, cred
         open_catalogue(mirror_for(dhus, "dhus")).prepare(unknown)
     known = Offer("dhus", products[0].uuid, f"{dhus.url}odata/v1/Products('{products[0].uuid}')/$value")
     dhus.faults.down = True
-    with pytest.raises(TransferError, match="OData size and checksum request failed"):  # retried
+    with pytest.raises(DownloadError, match="OData size and checksum request failed"):  # retried
         open_catalogue(mirror_for(dhus, "dhus")).prepare(known)
     dhus.faults.down = False
     monkeypatch.setenv("TEST_MIRROR_PASSWORD", "Wrong-Secret-123")

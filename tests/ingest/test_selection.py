@@ -9,9 +9,10 @@ import pytest
 
 from ingest.aoi import load_aoi
 from ingest.catalogues.stac import decode_multihash
-from ingest.products import Offer, Product, merge_products, parse_name
+from ingest.products import Offer, Product, merge_products
 from ingest.selection import describe, season, select_lowest_cloud
 from s2lake.errors import ConfigError
+from s2lake.product_names import ProductName
 
 
 def _p(name_date: str, tile: str, cloud: float, size: int | None = 100) -> Product:
@@ -79,9 +80,9 @@ def test_merge_keeps_every_mirror_and_first_metadata() -> None:
 
 
 def test_name_parsing() -> None:
-    parts = parse_name("S2C_MSIL2A_20250330T100051_N0511_R122_T33UWP_20250330T145914.SAFE")
-    assert parts and parts.tile == "33UWP" and parts.baseline == "05.11" and parts.orbit == 122
-    assert parse_name("S1A_WV_OCN__2SSH_20150603T092625_20150603T093332_006207_008194_521E") is None
+    parts = ProductName.parse("S2C_MSIL2A_20250330T100051_N0511_R122_T33UWP_20250330T145914.SAFE")
+    assert parts and parts.tile == "33UWP" and parts.baseline == "05.11" and parts.relative_orbit == 122
+    assert ProductName.parse("S1A_WV_OCN__2SSH_20150603T092625_20150603T093332_006207_008194_521E") is None
 
 
 def test_aoi_forms(tmp_path) -> None:

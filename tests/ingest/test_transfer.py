@@ -6,23 +6,24 @@ import time
 
 import requests
 
-from ingest.auth import KeycloakAuth, auth_for
+from ingest.auth import KeycloakAuth, MirrorSession, auth_for
 from ingest.transfer import fetch, retry_after_seconds
 from tests.ingest.catalogue_server import StandInServer, generate_products
 from tests.ingest.conftest import PASSWORD, USER, mirror_for
 
 
 def test_bearer_token_survives_the_cross_host_redirect(servers, creds, tmp_path) -> None:
+    """CDSE's catalogue redirects $value to its download host, declared as one in the mirror's configuration."""
     fakes = generate_products(1, ["32UNA"])
     cdse = StandInServer("cdse", fakes).start()
     servers.append(cdse)
     auth = auth_for(mirror_for(cdse, "cdse"))
     url = f"{cdse.url}/Products({fakes[0].uuid})/$value"
     # Plain requests drops Authorization when the redirect leaves the host: the download is refused.
-    assert requests.get(url, headers=auth.headers(), timeout=5).status_code == 401
+    assert requests.get(url, auth=auth, timeout=5).status_code == 401
     part = tmp_path / "p.part"
-    with requests.Session() as session:
-        size = fetch(session, url, part, auth, timeout=5, chunk_bytes=4096, expected_size=len(fakes[0].data))
+    with MirrorSession(auth) as session:
+        size = fetch(session, url, part, timeout=5, chunk_bytes=4096, expected_size=len(fakes[0].data))
     assert size == len(fakes[0].data) and part.read_bytes() == fakes[0].data
     assert cdse.stats.auth_headers_on_redirect == [True, True]  # both requests carried the token
 
@@ -49,12 +50,11 @@ def test_range_resume_appends_to_the_part_file(servers, creds, tmp_path) -> None
     data = fakes[0].data
     part = tmp_path / "p.part"
     part.write_bytes(data[:40_000])
-    with requests.Session() as session:
+    with MirrorSession(auth_for(mirror_for(stac, "s"))) as session:
         fetch(
             session,
             f"{stac.base}odata/v1/Products({fakes[0].uuid})/$value",
             part,
-            auth_for(mirror_for(stac, "s")),
             timeout=5,
             chunk_bytes=8192,
             expected_size=len(data),
@@ -105,13 +105,14 @@ def test_landing_on_a_non_local_filesystem_goes_through_fsspec(tmp_path) -> None
     from ingest.landing import land_tree
     from s2lake.warehouse import Warehouse
 
-    staged = tmp_path / "X.SAFE"
+    name = "S2A_MSIL2A_20210105T103000_N0500_R001_T32UNA_20210105T133000.SAFE"  # landing wants a product name
+    staged = tmp_path / name
     (staged / "GRANULE").mkdir(parents=True)
     (staged / "manifest.safe").write_text("<xfdu/>")
     (staged / "GRANULE" / "band.bin").write_bytes(b"\x01\x02")
     warehouse = Warehouse.at("memory://ingest-test-wh")
-    uri = land_tree(warehouse, staged, "X.SAFE")
+    uri = land_tree(warehouse, staged, name)
     fs = fsspec.filesystem("memory")
-    assert uri == "memory://ingest-test-wh/landing/X.SAFE"
-    assert fs.cat("/ingest-test-wh/landing/X.SAFE/GRANULE/band.bin") == b"\x01\x02"
+    assert uri == f"memory://ingest-test-wh/landing/{name}"
+    assert fs.cat(f"/ingest-test-wh/landing/{name}/GRANULE/band.bin") == b"\x01\x02"
     assert not staged.exists()  # the local staging copy is gone

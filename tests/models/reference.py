@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from s2lake.sentinel2 import ALL_LAYERS, BANDS
+from sedona_jobs.reference.codelists import clc_codes
 
 SEASONS = {12: "winter", 1: "winter", 2: "winter", 3: "spring", 4: "spring", 5: "spring"}
 SEASONS |= {6: "summer", 7: "summer", 8: "summer", 9: "fall", 10: "fall", 11: "fall"}
@@ -40,9 +41,37 @@ def patch_checks(tables: dict[str, pa.Table]) -> pd.DataFrame:
                 "missing_product": p["product_id"] not in products,
             }
         )
-    out = pd.DataFrame(rows)
-    out["in_dataset"] = ~(out.wrong_size | out.contains_nodata | out.missing_product)
-    return out.set_index("patch_id")
+    out = pd.DataFrame(rows).set_index("patch_id")
+    unlabelled = unlabelled_reasons(tables)
+    out["unlabelled_reason"] = unlabelled.reindex(out.index)
+    out["unlabelled"] = out.unlabelled_reason.notna()
+    out["in_dataset"] = ~(out.wrong_size | out.contains_nodata | out.missing_product | out.unlabelled)
+    return out
+
+
+def unlabelled_reasons(tables: dict[str, pa.Table]) -> pd.Series:
+    """Reason per patch that none of the 44 CLC classes covers (patches with a class are left out)."""
+    classes = set(clc_codes())
+    nodata = {"999", "990", "995"}  # CORINE's NODATA and unclassified land / water codes
+    codes: dict[str, set[str]] = {pid: set() for pid in tables["patches"].column("patch_id").to_pylist()}
+    rows: dict[str, int] = dict.fromkeys(codes, 0)
+    for r in tables["patch_landcover"].select(["patch_id", "clc_code"]).to_pylist():
+        rows[r["patch_id"]] += 1
+        if r["clc_code"] is not None:
+            codes[r["patch_id"]].add(r["clc_code"])
+    out = {}
+    for pid, found in codes.items():
+        if found & classes:
+            continue
+        if rows[pid] == 0:
+            out[pid] = "labels_not_built"
+        elif found - nodata:
+            out[pid] = "unknown_clc_code"
+        elif found:
+            out[pid] = "clc_nodata"
+        else:
+            out[pid] = "no_clc_coverage"
+    return pd.Series(out, dtype=object)
 
 
 def dataset_ids(tables: dict[str, pa.Table]) -> set[str]:

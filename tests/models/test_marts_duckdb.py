@@ -14,7 +14,7 @@ from tests.models import reference
 
 def test_build_runs_models_seeds_and_tests(duck_build):
     assert duck_build.count("model") == 18
-    assert duck_build.count("seed") == 6
+    assert duck_build.count("seed") == 7
     assert duck_build.count("test") >= 45
     assert not duck_build.failed
 
@@ -94,16 +94,35 @@ def test_patch_validation_finds_exactly_the_planted_defects(generated, mart):
     for pid in d.wrong_size:
         assert len(got.loc[pid, "wrong_size_bands"]) == 1
         assert got.loc[pid, "wrong_size_bands"][0] in {b.name for b in ALL_LAYERS}
+    problems = d.wrong_size | d.nodata | d.orphans | d.unlabelled
     summary_table = mart("patch_validation_summary")
     summary = dict(zip(summary_table.check_name, summary_table.patches, strict=True))
     assert summary == {
         "wrong_size": len(d.wrong_size),
         "contains_nodata": len(d.nodata),
         "missing_product": len(d.orphans),
-        "any_problem": len(d.wrong_size | d.nodata | d.orphans),
-        "in_dataset": len(got) - len(d.wrong_size | d.nodata | d.orphans),
+        "unlabelled": len(d.unlabelled),
+        "any_problem": len(problems),
+        "in_dataset": len(got) - len(problems),
         "total": len(got),
     }
+
+
+def test_patches_without_a_clc_class_are_unlabelled_with_their_reason(generated, mart):
+    got = mart("patch_validation").set_index("patch_id")
+    d = generated.defects
+    assert set(got.index[got.unlabelled]) == d.unlabelled
+    reasons = got.unlabelled_reason.dropna().to_dict()
+    assert reasons == {
+        **dict.fromkeys(d.no_clc, "no_clc_coverage"),
+        **dict.fromkeys(d.clc_nodata, "clc_nodata"),
+        **dict.fromkeys(d.unknown_code, "unknown_clc_code"),
+        **dict.fromkeys(d.no_landcover_rows, "labels_not_built"),
+    }
+    assert reasons == reference.patch_checks(generated.tables).unlabelled_reason.dropna().to_dict()
+    codes = {pid: tuple(c) for pid, c in got.clc_codes_without_class.items() if len(c)}
+    assert codes == {**dict.fromkeys(d.clc_nodata, ("999",)), **dict.fromkeys(d.unknown_code, ("9999",))}
+    assert not got.loc[list(d.unlabelled), "in_dataset"].any()
 
 
 def test_band_stats_are_exact(generated, mart):

@@ -4,8 +4,10 @@ Shared by ``tests/models`` (small) and ``bench/models.py`` (a million patches), 
 with numpy/pyarrow. Pixel arrays stay NULL: every model reads ``band_stats`` only, which is filled with
 exact integer ``valid_count``/``sum``/``sum_sq``. Deliberate defects, recorded in :class:`Defects` so
 tests can check the validation mart finds exactly them: wrong-size bands, NO_DATA pixels, patches
-whose product has no ``products`` row (orphans), patches without CLC coverage, mostly unlabelled
-patches and same-place patches of two dates (overlaps).
+whose product has no ``products`` row (orphans), patches without CLC coverage, patches covered only by
+CORINE's NODATA code (999) or by a code outside the classes (as loaded with ``--allow-unknown-codes``),
+patches without any ``patch_landcover`` row (labels not built), mostly unlabelled patches and
+same-place patches of two dates (overlaps).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import s2lake
 from s2lake.sentinel2 import ALL_LAYERS, PATCH_SIZE_M
@@ -49,6 +52,13 @@ class Defects:
     nodata: set[str] = field(default_factory=set)
     orphans: set[str] = field(default_factory=set)
     no_clc: set[str] = field(default_factory=set)
+    clc_nodata: set[str] = field(default_factory=set)
+    unknown_code: set[str] = field(default_factory=set)
+    no_landcover_rows: set[str] = field(default_factory=set)
+
+    @property
+    def unlabelled(self) -> set[str]:
+        return self.no_clc | self.clc_nodata | self.unknown_code | self.no_landcover_rows
 
 
 @dataclass
@@ -120,14 +130,17 @@ def generate(
     uly = 5_600_040.0 - rows * PATCH_SIZE_M
 
     # Deliberate defects on distinct random patches.
-    k = max(1, int(n * defect_rate))
-    picked = rng.choice(n, size=4 * k, replace=False)
-    wrong_idx, nodata_idx, orphan_idx, noclc_idx = np.split(picked, 4)
+    k = min(max(1, int(n * defect_rate)), n // 7)  # seven kinds of defect, on distinct patches
+    picked = rng.choice(n, size=7 * k, replace=False)
+    wrong_idx, nodata_idx, orphan_idx, noclc_idx, clc_nodata_idx, unknown_idx, unbuilt_idx = np.split(picked, 7)
     defects = Defects(
         wrong_size=set(patch_ids[wrong_idx]),
         nodata=set(patch_ids[nodata_idx]),
         orphans=set(patch_ids[orphan_idx]),
         no_clc=set(patch_ids[noclc_idx]),
+        clc_nodata=set(patch_ids[clc_nodata_idx]),
+        unknown_code=set(patch_ids[unknown_idx]),
+        no_landcover_rows=set(patch_ids[unbuilt_idx]),
     )
     product_of_patch = pids[prod_idx].copy()
     product_of_patch[orphan_idx] = "S2B_MSIL2A_20990101T000000_N0510_R001_TORPHAN_20990101T000000"
@@ -152,7 +165,10 @@ def generate(
         }
     )
     patches = _fill_missing(patches, PATCHES.schema)
-    landcover = _landcover(rng, patch_ids, tiles_arr, noclc_idx)
+    landcover = _landcover(rng, patch_ids, tiles_arr, noclc_idx, {"999": clc_nodata_idx, "9999": unknown_idx})
+    landcover = landcover.filter(
+        pc.invert(pc.is_in(landcover["patch_id"], pa.array(patch_ids[unbuilt_idx], pa.string())))
+    )
     country = _country(rng, patch_ids, tiles_arr, np.array([p[4] for p in per_product])[prod_idx])
     overlaps = _overlaps(per_product, grid, patch_ids, tiles_arr)
     products = _fill_missing(pa.Table.from_pylist(product_rows), PRODUCTS.schema)
@@ -211,11 +227,22 @@ def _band_stats(rng: np.random.Generator, n: int, wrong_idx: np.ndarray, nodata_
     return pa.ListArray.from_arrays(pa.array(np.arange(0, n * layers + 1, layers, dtype=np.int32)), structs)
 
 
-def _landcover(rng: np.random.Generator, patch_ids: np.ndarray, tiles: np.ndarray, noclc_idx: np.ndarray) -> pa.Table:
-    """1-4 CLC classes per patch; fractions sum to 1, or to 0.5-0.8 on ~10 % of patches (sea, gaps)."""
+def _landcover(
+    rng: np.random.Generator,
+    patch_ids: np.ndarray,
+    tiles: np.ndarray,
+    noclc_idx: np.ndarray,
+    classless: dict[str, np.ndarray],
+) -> pa.Table:
+    """1-4 CLC classes per patch; fractions sum to 1, or to 0.5-0.8 on ~10 % of patches (sea, gaps).
+
+    ``classless`` maps a code outside the classes to the patches it alone covers (no name, no label).
+    """
     n = len(patch_ids)
     k = rng.integers(1, 5, size=n)
     k[noclc_idx] = 1
+    for idx in classless.values():
+        k[idx] = 1
     idx = np.repeat(np.arange(n), k)
     codes = rng.integers(0, len(CLC), size=len(idx))
     raw = rng.uniform(0.02, 1.0, size=len(idx))
@@ -230,6 +257,12 @@ def _landcover(rng: np.random.Generator, patch_ids: np.ndarray, tiles: np.ndarra
     name[no_clc] = None
     label[no_clc] = None
     fraction[no_clc] = 0.0
+    for other, patches in classless.items():
+        rows = np.isin(idx, patches)
+        code[rows] = other
+        name[rows] = None
+        label[rows] = None
+        fraction[rows] = 1.0
     table = pa.table(
         {
             "patch_id": pa.array(patch_ids[idx], pa.string()),

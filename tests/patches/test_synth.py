@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from s2lake.cli.main import app
 from s2lake.errors import ConfigError
+from s2lake.product_names import ProductName
 from s2lake.sentinel2 import BANDS
-from sedona_jobs.safe import PRODUCT_NAME, open_product
+from sedona_jobs.safe import open_product
 from sedona_jobs.synth import write_l2a
 from tests.patches.conftest import SMALL_PIXELS, band_path
 
@@ -37,19 +38,19 @@ def _paths(root: etree._Element) -> set[str]:
 
 
 def test_layout_and_names(small_l2a: Path) -> None:
-    match = PRODUCT_NAME.match(small_l2a.name.removesuffix(".SAFE"))
-    assert match and match["tile"] == "33UUU" and match["datatake"].startswith("20180510T")
-    assert match["baseline"] == "0510" and match["level"] == "L2A"
+    product = ProductName.parse(small_l2a.name)
+    assert product and product.tile == "33UUU" and product.datatake.startswith("20180510T")
+    assert product.baseline == "05.10" and product.level == "L2A"
     for name in ("MTD_MSIL2A.xml", "manifest.safe"):
         assert (small_l2a / name).is_file()
     for folder in ("AUX_DATA", "DATASTRIP", "HTML", "rep_info", "GRANULE"):
         assert (small_l2a / folder).is_dir()
     (granule,) = (small_l2a / "GRANULE").iterdir()
-    assert re.fullmatch(rf"L2A_T33UUU_A\d{{6}}_{match['datatake'][:9]}\d{{6}}", granule.name)
+    assert re.fullmatch(rf"L2A_T33UUU_A\d{{6}}_{product.datatake[:9]}\d{{6}}", granule.name)
     assert (granule / "MTD_TL.xml").is_file()
     assert (granule / "QI_DATA").is_dir() and (granule / "AUX_DATA").is_dir()
     written = {p.name for p in granule.glob("IMG_DATA/R*m/*.jp2")}
-    assert written == {f"T33UUU_{match['datatake']}_{name}.jp2" for name in NATIVE_FILES}
+    assert written == {f"T33UUU_{product.datatake}_{name}.jp2" for name in NATIVE_FILES}
     for path in granule.glob("IMG_DATA/R*m/*.jp2"):
         assert path.parent.name == "R" + path.stem.rsplit("_", 1)[1]
     # Atomic write: nothing but the product is left next to it.

@@ -1,4 +1,5 @@
--- Validation report per patch: wrong size, NO_DATA, no metadata row; in_dataset when none applies.
+-- Validation report per patch: wrong size, NO_DATA, no metadata row, no CLC class (unlabelled);
+-- in_dataset when none applies.
 select
     patch_id,
     product_id,
@@ -7,5 +8,8 @@ select
     wrong_size_bands,
     contains_nodata,
     missing_product,
-    not (wrong_size or contains_nodata or missing_product) as in_dataset
+    unlabelled,
+    unlabelled_reason,
+    clc_codes_without_class,
+    not (wrong_size or contains_nodata or missing_product or unlabelled) as in_dataset
 from {{ ref('int_patch_checks') }}
