@@ -53,3 +53,70 @@ def register(
     models = context.settings.models
     done = register_tables(context.warehouse, host or models.spark_host, port or models.spark_port, database)
     emit([{"table": r.table, "action": r.action, "location": r.location} for r in done], fmt)
+
+
+@app.command(
+    "submit", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, no_args_is_help=True
+)
+@friendly_errors
+def submit(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="probe (diagnostics) or labels (labels build --engine spark).")],
+    master: Annotated[
+        str | None, typer.Option(help="spark://host:port or yarn \\[spark.master of the Spark defaults].")
+    ] = None,
+    deploy_mode: Annotated[
+        str, typer.Option(help="client (driver here) or cluster (driver on the cluster; YARN only).")
+    ] = "client",
+    python: Annotated[
+        str | None,
+        typer.Option(help="Base interpreter of the archive, present at this path on every node \\[this one's]."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the spark-submit command, run nothing.")] = False,
+) -> None:
+    """Run an s2lake job on a Spark cluster; executors run the Python of an environment archive built from uv.lock.
+
+    Arguments after `--` go to the job's command, e.g. `s2lake spark submit probe -- --tasks 8`. The archive
+    (built once per lock and source state, cached) needs the same Python at the same path on every node.
+    """
+    from s2lake.spark.submit import plan, run
+
+    context = app_context(ctx)
+    submission = plan(
+        job,
+        context.settings,
+        context.warehouse,
+        master=master,
+        deploy_mode=deploy_mode,
+        job_args=ctx.args,
+        python=python,
+    )
+    if dry_run:
+        built = "cached" if submission.archive.is_file() else "built by the first submission"
+        typer.echo(f"# archive: {submission.archive} ({built})")
+        typer.echo(submission.shell)
+        return
+    code = run(submission)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("probe")
+@friendly_errors
+def probe(
+    tasks: Annotated[int, typer.Option(min=1, help="Tasks to spread over the executors.")] = 2,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """Report the Python (executable, prefix, version, s2lake location) of the driver and each executor.
+
+    Meant as `s2lake spark submit probe`: executors must show the archive's Python in their working folder.
+    """
+    from s2lake.spark import build_session
+    from s2lake.spark.probe import probe as run_probe
+
+    spark = build_session("s2lake-probe")
+    try:
+        rows = run_probe(spark, tasks)
+    finally:
+        spark.stop()
+    emit(rows, fmt)

@@ -23,6 +23,8 @@ from s2lake.spark.jars import SEDONA_PREFIX, resolved, sedona_jar, sedona_missin
 
 JARS_ENV = "S2LAKE_SPARK_JARS"
 CONF_ENV = "S2LAKE_SPARK_CONF"
+#: Set by spark-submit in the environment of a Python driver it starts (the port of its JVM gateway).
+SUBMITTED_ENV = "PYSPARK_GATEWAY_PORT"
 REPO_DEFAULTS = Path(__file__).resolve().parents[2] / "spark-defaults.conf"
 #: Jar files a jar folder must provide (prefix of the file name → what it is).
 REQUIRED_JARS = {"delta-spark_": "Delta Lake", "delta-storage-": "Delta storage"}
@@ -168,6 +170,13 @@ def build_session(app_name: str = "s2lake", master: str | None = None, extra: di
     """A SparkSession with Sedona's and Delta's SQL extensions, from ``session_config``."""
     from pyspark.sql import SparkSession
 
+    if os.environ.get(SUBMITTED_ENV):
+        # a driver started by spark-submit (`s2lake spark submit`): its master, jars and properties file
+        # (and its --name) are already the session's settings, and the builder's would override them
+        builder = SparkSession.builder
+        for key, value in (extra or {}).items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
     conf = session_config(extra=extra)
     builder = SparkSession.builder.appName(app_name).master(master or conf.pop("spark.master", "local[*]"))
     for key, value in conf.items():
