@@ -1,12 +1,15 @@
 """Landing verified products under the warehouse's ``landing/`` and in the ``products`` Delta table.
 
-Files go through fsspec, so the landing zone can be local, HDFS or S3; on a local warehouse the SAFE
-folder is moved into place with one rename, so a half-copied product never looks landed.
+Files go through fsspec (HDFS through hdfs-native, no JVM: :mod:`s2lake.warehouse_fs`), so the landing zone
+can be local, HDFS or S3. On a local warehouse the SAFE folder is moved into place with one rename; on a
+remote one it is uploaded under a hidden name beside its place and then renamed, so a half-copied product
+never looks landed.
 """
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from s2lake.product_names import ProductName
 from s2lake.tables.schemas import PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from s2lake.warehouse_fs import fsspec_fs
 
 
 def land_tree(warehouse: Warehouse, staged: Path, name: str) -> str:
@@ -40,13 +44,19 @@ def land_tree(warehouse: Warehouse, staged: Path, name: str) -> str:
             dest.unlink()
         staged.replace(dest)
         return target
-    import fsspec
-
     target = inside_uri(warehouse.landing_uri, name)
-    fs, path = fsspec.core.url_to_fs(target)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
-    fs.put(str(staged), path, recursive=staged.is_dir())
+    fs, path = fsspec_fs(target)
+    _, partial = fsspec_fs(inside_uri(warehouse.landing_uri, f".{name}.partial-{uuid.uuid4().hex[:8]}"))
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    try:
+        fs.put(str(staged), partial, recursive=staged.is_dir())
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+        fs.mv(partial, path)
+    except BaseException:
+        if fs.exists(partial):
+            fs.rm(partial, recursive=True)
+        raise
     if staged.is_dir():
         shutil.rmtree(staged)
     else:

@@ -6,6 +6,13 @@ for the network. Every Delta table of the warehouse becomes a view of the same n
 (``delta_scan``), every GeoParquet reference table a view ``ref_<name>``. A table that cannot be read
 (an empty or corrupt ``_delta_log``, unreadable Parquet) is left out with a warning naming it, so one
 broken folder never takes every other table down with it.
+
+On an ``hdfs://`` warehouse DuckDB's delta extension cannot reach the tables (delta-kernel-rs has no
+HDFS client, DuckDB no HDFS file system). There each Delta table is registered as a pyarrow dataset of
+its current version instead (delta-rs lists the files, hdfs-native reads them, no JVM): DuckDB scans it
+lazily, reading only the columns and row groups a query needs, so a ``count(*)`` over the pixel table
+never pulls its pixels. GeoParquet reference tables are read by ``read_parquet`` through the same
+HDFS file system registered with DuckDB, so their views are defined exactly as on a local warehouse.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import duckdb
 from s2lake.errors import WarehouseError
 from s2lake.tables.store import BROKEN_TABLE_FIX, TABLE_NAME, TableStore, sql_literal
 from s2lake.warehouse import Warehouse
+from s2lake.warehouse_fs import arrow_fs, fsspec_fs, is_hdfs
 
 log = logging.getLogger("s2lake.sql")
 
@@ -67,27 +75,58 @@ def sql_identifier(name: str) -> str:
 def register_views(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> list[str]:
     """Create one view per readable Delta table (by name) and per reference table (``ref_<name>``)."""
     names = []
-    for name in TableStore(warehouse).names():
+    store = TableStore(warehouse)
+    hdfs = is_hdfs(warehouse.root)
+    for name in store.names():
         uri = warehouse.table_uri(name)
-        if _create_view(con, name, f"delta_scan({sql_literal(uri)})", uri, BROKEN_TABLE_FIX):
+        if hdfs:
+            readable = _register_dataset(con, store, name)
+        else:
+            readable = _create_view(con, name, f"delta_scan({sql_literal(uri)})", uri, BROKEN_TABLE_FIX)
+        if readable:
             names.append(name)
-    if warehouse.is_local:
-        ref_root = Path(warehouse.reference_uri(""))
-        for folder in sorted(p for p in ref_root.glob("*") if p.is_dir() and any(p.glob("*.parquet"))):
-            if not TABLE_NAME.fullmatch(folder.name):
+    if warehouse.is_local or hdfs:
+        fs, ref_root = fsspec_fs(warehouse.reference_uri(""))
+        if hdfs:
+            con.register_filesystem(fs)
+        folders = fs.ls(ref_root, detail=False) if fs.isdir(ref_root) else []
+        for folder in sorted(f.rstrip("/").rsplit("/", 1)[-1] for f in folders if fs.glob(f"{f}/*.parquet")):
+            if not TABLE_NAME.fullmatch(folder):
                 log.warning(
                     "skipping reference folder %r in %s: a table name has only letters, digits and '_'. "
                     "Fix: rename or remove that folder",
-                    folder.name,
+                    folder,
                     ref_root,
                 )
                 continue
-            view = f"ref_{folder.name}"
-            source = f"read_parquet({sql_literal(str(folder / '*.parquet'))})"
+            path = warehouse.reference_uri(folder)
+            source = f"read_parquet({sql_literal(path + '/*.parquet')})"
             fix = "load it again with `s2lake reference load`, or remove the folder"
-            if _create_view(con, view, source, str(folder), fix):
-                names.append(view)
+            if _create_view(con, f"ref_{folder}", source, path, fix):
+                names.append(f"ref_{folder}")
     return names
+
+
+def _register_dataset(con: duckdb.DuckDBPyConnection, store: TableStore, name: str) -> bool:
+    """Register the current version of Delta table ``name`` as a lazily scanned pyarrow dataset.
+
+    The dataset reads through hdfs-native (:func:`~s2lake.warehouse_fs.arrow_fs`), not delta-rs's own
+    pyarrow file system handler, whose threads can outlive the interpreter (see ``TableStore.read``).
+    """
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+    from deltalake.exceptions import DeltaError
+
+    uri = store.uri(name)
+    try:
+        fs, root = arrow_fs(uri)
+        dataset = store.require(name).to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, fs))
+        con.register(name, dataset)
+    except (WarehouseError, DeltaError, OSError, pa.ArrowException, duckdb.Error) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("skipping table %s at %s, it cannot be read (%s). Fix: %s", name, uri, reason, BROKEN_TABLE_FIX)
+        return False
+    return True
 
 
 def _create_view(con: duckdb.DuckDBPyConnection, view: str, source: str, where: str, fix: str) -> bool:

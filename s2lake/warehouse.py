@@ -25,7 +25,8 @@ LANDING_DIR = "landing"
 STATE_DIR = "_state"
 
 
-def _is_uri(value: str) -> bool:
+def is_uri(value: str) -> bool:
+    """Whether ``value`` is a URI (``hdfs://``, ``s3://``...) rather than a local path."""
     scheme = urlparse(value).scheme
     return len(scheme) > 1  # "C:" on Windows is a drive, not a scheme
 
@@ -39,7 +40,7 @@ class Warehouse:
     @classmethod
     def at(cls, location: str | os.PathLike[str]) -> Warehouse:
         text = os.fspath(location)
-        if _is_uri(text) and not text.startswith("file://"):
+        if is_uri(text) and not text.startswith("file://"):
             return cls(text.rstrip("/"))
         if text.startswith("file://"):
             text = urlparse(text).path
@@ -47,7 +48,7 @@ class Warehouse:
 
     @property
     def is_local(self) -> bool:
-        return not _is_uri(self.root)
+        return not is_uri(self.root)
 
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])

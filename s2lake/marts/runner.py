@@ -133,9 +133,11 @@ def build(
     if target not in {"duckdb", "spark"}:
         raise ModelsError(f"unknown dbt target {target!r}", fix="use --target duckdb or --target spark")
     if target == "duckdb" and not warehouse.is_local:
+        # dbt-duckdb reads the sources with DuckDB's delta_scan, which cannot reach HDFS or object stores.
         raise ModelsError(
             f"the duckdb target needs a local warehouse, not {warehouse.root}",
-            fix="use --target spark for object-store or HDFS warehouses",
+            fix="use --target spark (dbt-spark through the Thrift server: `s2lake cluster up` prints its "
+            "S2LAKE_MODELS__SPARK_* settings), or build the marts in a local warehouse",
         )
     if not (PROJECT_DIR / "dbt_project.yml").is_file():
         raise ModelsError(

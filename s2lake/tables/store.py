@@ -89,9 +89,9 @@ class TableStore:
         A folder holding a ``_delta_log`` whose name is not a :data:`TABLE_NAME` is left out with a
         warning naming it: it was not written by s2lake, and its name cannot be used in SQL as it is.
         """
-        import fsspec
+        from s2lake.warehouse_fs import fsspec_fs
 
-        fs, root = fsspec.core.url_to_fs(self.warehouse.path("tables"))
+        fs, root = fsspec_fs(self.warehouse.path("tables"))
         if not fs.exists(root):
             return []
         out = []

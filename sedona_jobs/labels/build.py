@@ -26,7 +26,7 @@ from sedona_jobs.labels.engines import Engine, SedonaDBEngine, SparkEngine
 from sedona_jobs.labels.runs import LABEL_TABLES, RUN_ID, LabelRun
 from sedona_jobs.labels.sql_files import read_sql
 from sedona_jobs.reference.codelists import clc_classes
-from sedona_jobs.reference.geoparquet import DATA_FILE, reference_dir, require_table
+from sedona_jobs.reference.geoparquet import reference_dir, require_table, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,11 @@ def pick_country_source(warehouse: Warehouse, wanted: CountrySource) -> str:
     if wanted != "auto":
         return wanted
     for name in ("nuts", "countries"):
-        if (reference_dir(warehouse, name) / DATA_FILE).is_file():
+        if table_exists(warehouse, name):
             return name
     raise ReferenceDataError(
         "no country reference table (nuts or countries) in the warehouse",
-        where=str(reference_dir(warehouse, "")),
+        where=reference_dir(warehouse, ""),
         fix="load one: `s2lake reference load nuts PATH` or `s2lake reference load countries "
         "s2lake/data/countries/ne_admin0_europe.geojson` (shipped)",
     )

@@ -7,12 +7,14 @@ and run the same ``sql/`` text, with the same extra function (``S2L_ClipArea``, 
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from s2lake.tables.store import TableStore
+from s2lake.warehouse_fs import fsspec_fs, is_hdfs
 from sedona_jobs.labels import clip_area
 
 #: The only patch columns the joins read: never the pixel arrays.
@@ -24,7 +26,7 @@ class Engine(Protocol):
 
     def register_patches(self, store: TableStore) -> None: ...
     def register_arrow(self, name: str, table: pa.Table) -> None: ...
-    def register_geoparquet(self, name: str, path: Path) -> None: ...
+    def register_geoparquet(self, name: str, path: str) -> None: ...
     def view(self, name: str, sql: str) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
     def query(self, sql: str) -> pa.Table: ...
@@ -40,6 +42,7 @@ class SedonaDBEngine:
 
         self.sd = sedona.db.connect()
         clip_area.register_sedonadb(self.sd)
+        self._copies = tempfile.TemporaryDirectory(prefix="s2lake-labels-")
 
     def register_patches(self, store: TableStore) -> None:
         self.register_arrow("patches_in", store.read("patches", columns=PATCH_COLUMNS))
@@ -47,8 +50,16 @@ class SedonaDBEngine:
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.sd.create_data_frame(table).to_view(name, overwrite=True)
 
-    def register_geoparquet(self, name: str, path: Path) -> None:
-        self.sd.read_parquet(str(path)).to_view(name, overwrite=True)
+    def register_geoparquet(self, name: str, path: str) -> None:
+        if is_hdfs(path):
+            # SedonaDB's Parquet reader knows S3/GCS/HTTP but not HDFS ("Unsupported object store scheme"),
+            # and going through Arrow would lose the GeoParquet geometry type and row-group pruning: the
+            # file is copied to local disk for the run instead.
+            fs, remote = fsspec_fs(path)
+            local = Path(self._copies.name) / f"{name}.parquet"
+            fs.get(remote, str(local))
+            path = str(local)
+        self.sd.read_parquet(path).to_view(name, overwrite=True)
 
     def view(self, name: str, sql: str) -> None:
         self.sd.sql(sql).to_view(name, overwrite=True)
@@ -76,8 +87,8 @@ class SparkEngine:
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.spark.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
 
-    def register_geoparquet(self, name: str, path: Path) -> None:
-        self.spark.read.format("geoparquet").load(str(path)).createOrReplaceTempView(name)
+    def register_geoparquet(self, name: str, path: str) -> None:
+        self.spark.read.format("geoparquet").load(path).createOrReplaceTempView(name)
 
     def view(self, name: str, sql: str) -> None:
         self.spark.sql(sql).createOrReplaceTempView(name)

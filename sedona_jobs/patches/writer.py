@@ -10,29 +10,32 @@ version the old files were listed from, so a concurrent writer's commit makes it
 leave the product twice. Files that were written but never committed (an error mid-product, a lost
 race) are not part of any version and are deleted.
 
+The files go through a pyarrow file system (:func:`~s2lake.warehouse_fs.arrow_fs`), so the same streaming
+write serves a local warehouse and an ``hdfs://`` one (hdfs-native, no JVM), and delta-rs commits to either.
+
 Every file holds the patches of exactly one product, so "the product's previous files" are the files
 whose ``product_id`` statistics are that product on both ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from s2lake.errors import WarehouseError
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore, sql_literal
+from s2lake.warehouse_fs import arrow_fs
 
 log = logging.getLogger("s2lake.patches")
 
@@ -107,12 +110,6 @@ def commit_product(store: TableStore, tile: str, product_id: str, batches: Itera
     Returns the number of rows committed. On any error the new files are deleted and nothing is
     committed, so the table's versions never hold part of the product.
     """
-    if not store.warehouse.is_local:
-        raise WarehouseError(
-            "streaming patch writes need a local warehouse (object stores go through delta-rs)",
-            where=store.warehouse.root,
-            fix="build patches into a local --warehouse, then copy the table",
-        )
     found = _product_files(store, product_id)
     if _mixed(found):
         # Someone compacted the table across products: replace by predicate instead (delta-rs rewrites
@@ -123,15 +120,16 @@ def commit_product(store: TableStore, tile: str, product_id: str, batches: Itera
             PATCHES, counted, predicate=f"tile = {sql_literal(tile)} AND product_id = {sql_literal(product_id)}"
         )
         return counted.rows
-    root = Path(store.uri(PATCHES.name))
+    fs, root = arrow_fs(store.uri(PATCHES.name))
     partition = f"tile={tile}"
     written: list[_File] = []
     try:
-        _write_files(root, partition, batches, written)
-        _commit(store, root, tile, found, written)
+        _write_files(fs, root, partition, batches, written)
+        _commit(store, fs, root, tile, found, written)
     except BaseException:
         for file in written:
-            (root / file.rel).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                fs.delete_file(f"{root}/{file.rel}")
         raise
     return sum(f.rows for f in written)
 
@@ -172,8 +170,10 @@ def _mixed(listing: _Listing) -> bool:
     return pc.any(pc.and_(listing.maybe, pc.invert(listing.only))).as_py() or False
 
 
-def _write_files(root: Path, partition: str, batches: Iterable[pa.RecordBatch], written: list[_File]) -> None:
-    (root / partition).mkdir(parents=True, exist_ok=True)
+def _write_files(
+    fs: pafs.FileSystem, root: str, partition: str, batches: Iterable[pa.RecordBatch], written: list[_File]
+) -> None:
+    fs.create_dir(f"{root}/{partition}")
     writer: pq.ParquetWriter | None = None
     sink: pa.NativeFile | None = None
     try:
@@ -183,7 +183,7 @@ def _write_files(root: Path, partition: str, batches: Iterable[pa.RecordBatch], 
                     writer.close()
                 file = _File(f"{partition}/part-{uuid.uuid4()}.{COMPRESSION}.parquet")
                 written.append(file)
-                sink = pa.OSFile(str(root / file.rel), "wb")
+                sink = fs.open_output_stream(f"{root}/{file.rel}")
                 writer = pq.ParquetWriter(
                     sink, _FILE_SCHEMA, compression=COMPRESSION, write_statistics=list(STATS_COLUMNS)
                 )
@@ -197,22 +197,25 @@ def _write_files(root: Path, partition: str, batches: Iterable[pa.RecordBatch], 
             sink.close()
 
 
-def _commit(store: TableStore, root: Path, tile: str, found: _Listing, written: list[_File]) -> None:
+def _commit(
+    store: TableStore, fs: pafs.FileSystem, root: str, tile: str, found: _Listing, written: list[_File]
+) -> None:
     """One transaction against the version the files were listed from: a concurrent writer's commit in
     between makes it conflict (:meth:`TableStore.committing`) instead of leaving the product twice."""
     from deltalake.transaction import AddAction, RemoveAction
 
     now = int(time.time() * 1000)
+    sizes = fs.get_file_info([f"{root}/{f.rel}" for f in written])
     adds = [
         AddAction(
             path=f.rel,
-            size=os.path.getsize(root / f.rel),
+            size=info.size,
             partition_values={"tile": tile},
             modification_time=now,
             data_change=True,
             stats=_FileStats.json(f),
         )
-        for f in written
+        for f, info in zip(written, sizes, strict=True)
     ]
     removes = [
         RemoveAction(

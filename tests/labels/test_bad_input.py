@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import geopandas as gpd
 import pytest
@@ -35,7 +36,7 @@ def test_missing_patches_and_missing_reference_tables(warehouse: Warehouse) -> N
     with pytest.raises(ProductError, match="the patches table is empty"):
         build_labels(warehouse)
     store.overwrite(PATCHES, patch_table(patch_rows()))
-    shutil.rmtree(reference_dir(warehouse, "clc"))
+    shutil.rmtree(Path(reference_dir(warehouse, "clc")))
     with pytest.raises(ReferenceDataError, match=r"reference table `clc` .* is missing") as err:
         build_labels(warehouse)
     assert "s2lake reference load clc" in err.value.message and "land.copernicus.eu" in err.value.message
@@ -56,7 +57,7 @@ def test_no_country_layer_and_nuts_without_level_0(labelled_warehouse: Warehouse
 
 
 def test_reference_table_in_the_wrong_crs_is_refused(labelled_warehouse: Warehouse) -> None:
-    path = reference_dir(labelled_warehouse, "clc") / "part-00000.parquet"
+    path = Path(reference_dir(labelled_warehouse, "clc")) / "part-00000.parquet"
     gpd.read_parquet(path).to_crs(4326).to_parquet(path)  # written behind the loader's back
     load_reference("countries", SHIPPED_COUNTRIES, labelled_warehouse)
     with pytest.raises(ReferenceDataError, match="`clc` is in EPSG:4326, the joins need EPSG:3035"):
