@@ -30,7 +30,8 @@ from tests.ingest.catalogue_server import FakeProduct, StandInServer, generate_p
 from tests.ingest.conftest import AREA, PASSWORD, USER, mirror_for
 
 #: Columns that hold the time a command ran, which two runs cannot share.
-RUN_TIME_COLUMNS = {"ingestion_time"}
+#: Columns that record when (and as which run) rows were written: they differ between the two runs.
+RUN_TIME_COLUMNS = {"ingestion_time", "run_id", "started", "finished"}
 
 
 def _hdfs_warehouse(cluster: ClusterState) -> Warehouse:
@@ -79,7 +80,14 @@ def test_patches_labels_tables_and_sql_on_hdfs_give_the_local_rows(cluster: Clus
 
     listed = {w.root: {t["table"]: t["rows"] for t in _json(w, "tables")} for w in (local, hdfs)}
     assert listed[hdfs.root] == listed[local.root]
-    assert set(listed[hdfs.root]) == {"patches", "products", "patch_landcover", "patch_country", "patch_overlaps"}
+    assert set(listed[hdfs.root]) == {
+        "patches",
+        "products",
+        "patch_landcover",
+        "patch_country",
+        "patch_overlaps",
+        "label_runs",
+    }
     assert listed[hdfs.root]["patches"] == 9
 
     counted = _json(hdfs, "sql", "SELECT count(*) AS n, count(DISTINCT tile) AS tiles FROM patches")
@@ -108,7 +116,8 @@ def test_a_product_patched_again_on_hdfs_is_replaced_in_one_commit(cluster: Clus
     for _ in range(2):
         _ok("-w", hdfs.root, "patches", "build", str(product), "--workers", "1", "--replace")
     table = TableStore(hdfs).require("patches")
-    assert table.version() == 1 and TableStore(hdfs).count("patches") == 4
+    # version 0 creates the empty table (the read version of the first commit), then one commit per build
+    assert table.version() == 2 and TableStore(hdfs).count("patches") == 4
     fs, root = fsspec_fs(hdfs.table_uri("patches"))
     data = [p for p in fs.find(root) if p.endswith(".parquet")]
     assert len(data) == 2 and len(table.file_uris()) == 1  # the old file is removed from the version, not lost
