@@ -195,7 +195,7 @@ def test_symlink_leaving_the_product_is_refused(copy, tmp_path: Path, link: str)
 
 def test_refused_products_fail_alone(tmp_path: Path) -> None:
     """In one run: a damaged band, a ``../`` band path and an escaping symlink each fail with their
-    reason and leave no patches; the good product is built; one Delta version in all."""
+    reason and leave no patches; the good product is built; one Delta commit in all."""
     out = tmp_path / "in"
     made = {
         k: write_l2a(out, pixels=600, seed=i, date=f"2019-07-0{i}", workers=1)
@@ -220,8 +220,10 @@ def test_refused_products_fail_alone(tmp_path: Path) -> None:
     assert "points outside the product folder" in outcomes["symlink"].reason
     store = TableStore(warehouse)
     assert store.count("patches") == 25
+    # version 0 creates the empty table, version 1 holds the good product: nothing of the refused ones
     assert sorted(p.name for p in (tmp_path / "wh/tables/patches/_delta_log").glob("*.json")) == [
-        "00000000000000000000.json"
+        "00000000000000000000.json",
+        "00000000000000000001.json",
     ]
     statuses = {r["product_id"]: r["status"] for r in store.read("products").to_pylist()}
     assert sorted(statuses.values()) == ["failed", "failed", "failed", "patched"]
