@@ -307,8 +307,9 @@ def report(results: dict[str, dict], cluster_seconds: float | None, args: argpar
             rate = got["patches"] / got["seconds"]
             peak = got["peak_rss"] / mib
             print(f"{name:<18}{got['cold_seconds']:>9.1f}{got['seconds']:>9.2f}{rate:>20,.0f}{peak:>10,.0f}")
-        elif name != "embedded":
-            print(f"{name:<18}not measured: {sedona_jars_available()}")
+    unmeasured = [name for name, result in results.items() if "labels" not in result]
+    if unmeasured:
+        print(f"{' and '.join(unmeasured)}: not measured: {sedona_jars_available()}")
 
 
 def main() -> None:
