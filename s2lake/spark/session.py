@@ -209,7 +209,10 @@ def delta_session_config(
         ]
         if kept:
             conf[key] = ",".join(item.strip() for item in kept)
-    folder = jars_folder if jars_folder is not None else os.environ.get(JARS_ENV)
+    if jars_folder is None:
+        found = jar_folder()  # S2LAKE_SPARK_JARS, else the Maven-resolved folder, as for every session
+        jars_folder = str(found) if found else None
+    folder = jars_folder
     if folder:
         root = Path(folder)
         jars = [j for j in sorted(root.glob("*.jar")) if not j.name.startswith(SEDONA_JAR_PREFIXES)]
