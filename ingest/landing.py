@@ -52,7 +52,8 @@ def land_tree(warehouse: Warehouse, staged: Path, name: str) -> str:
         fs.put(str(staged), partial, recursive=staged.is_dir())
         if fs.exists(path):
             fs.rm(path, recursive=True)
-        fs.mv(partial, path)
+        # A rename on HDFS; a copy then delete elsewhere (fsspec's default mv), which needs recursive for a folder.
+        fs.mv(partial, path, recursive=staged.is_dir())
     except BaseException:
         if fs.exists(partial):
             fs.rm(partial, recursive=True)
