@@ -135,11 +135,15 @@ def without_jars(conf: dict[str, str], prefixes: tuple[str, ...] = JAR_CLASS_PRE
     start-up on an unknown extension or catalog, and at the first shuffle on an unknown registrator.
     Everything else (Kryo, adaptive execution, time zone, ...) stays as the defaults file says.
     """
+    return _without_items({k: v for k, v in conf.items() if k != "spark.jars.packages"}, prefixes)
+
+
+def _without_items(conf: dict[str, str], prefixes: tuple[str, ...]) -> dict[str, str]:
+    """``conf`` with every comma-separated item starting with one of ``prefixes`` removed from each value
+    (a class list or a package list), and settings left empty by that dropped."""
     out: dict[str, str] = {}
     for key, value in conf.items():
-        if key == "spark.jars.packages":
-            continue
-        kept = [item for item in value.split(",") if not item.strip().startswith(prefixes)]
+        kept = [item.strip() for item in value.split(",") if not item.strip().startswith(prefixes)]
         if kept:
             out[key] = ",".join(kept)
     return out
@@ -186,6 +190,8 @@ def build_session(app_name: str = "s2lake", master: str | None = None, extra: di
 
 #: Jar-name prefixes of Sedona and GeoTools, left out of sessions that need Delta only.
 SEDONA_JAR_PREFIXES = ("sedona-", "geotools-wrapper")
+#: Classes and Maven packages of Sedona and GeoTools, left out of the settings of sessions that need Delta only.
+SEDONA_ITEMS = ("org.apache.sedona", "org.datasyslab")
 #: Settings every Delta-only session gets (unless ``extra`` says otherwise): Parquet timestamps as plain
 #: INT64 microseconds (Spark's default is the legacy INT96) so delta-rs and DuckDB read them as written.
 DELTA_SESSION_DEFAULTS = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}
@@ -200,34 +206,12 @@ def delta_session_config(
     only its non-Sedona jars, of which Delta's two are required. Why: such a job needs no Sedona, and
     Sedona's jars may be missing where Delta's are present.
     """
-    conf: dict[str, str] = {}
-    for key, value in (read_defaults() if defaults is None else defaults).items():
-        if key.startswith("sedona."):
-            continue
-        kept = [
-            item for item in value.split(",") if not item.strip().startswith(("org.apache.sedona", "org.datasyslab"))
-        ]
-        if kept:
-            conf[key] = ",".join(item.strip() for item in kept)
-    if jars_folder is None:
-        found = jar_folder()  # S2LAKE_SPARK_JARS, else the Maven-resolved folder, as for every session
-        jars_folder = str(found) if found else None
-    folder = jars_folder
+    settings = read_defaults() if defaults is None else defaults
+    conf = _without_items({k: v for k, v in settings.items() if not k.startswith("sedona.")}, SEDONA_ITEMS)
+    folder = jars_folder if jars_folder is not None else jar_folder()  # as for every session
     if folder:
-        root = Path(folder)
-        jars = [j for j in sorted(root.glob("*.jar")) if not j.name.startswith(SEDONA_JAR_PREFIXES)]
-        missing = [
-            what
-            for prefix, what in REQUIRED_JARS.items()
-            if prefix.startswith("delta") and not any(j.name.startswith(prefix) for j in jars)
-        ]
-        if not root.is_dir() or missing:
-            raise ConfigError(
-                f"{JARS_ENV}={folder} holds no Delta Lake jars (delta-spark_*.jar and delta-storage-*.jar)",
-                fix=f"point {JARS_ENV} at a folder with delta-spark_4.1_2.13-4.4.x.jar and delta-storage-4.4.x.jar, "
-                "or unset it to resolve them from Maven",
-            )
         conf.pop("spark.jars.packages", None)
+        jars = [j for j in local_jars(folder) if not j.name.startswith(SEDONA_JAR_PREFIXES)]
         conf["spark.jars"] = ",".join(str(j) for j in jars)
     return {**conf, **DELTA_SESSION_DEFAULTS, **(extra or {})}
 
