@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from s2lake.errors import WarehouseError
-from s2lake.tables.store import BROKEN_TABLE_FIX, TABLE_NAME, TableStore, sql_literal
+from s2lake.tables.store import BROKEN_TABLE_FIX, TableStore, sql_literal
 from s2lake.warehouse import Warehouse
 from s2lake.warehouse_fs import arrow_fs, fsspec_fs, is_hdfs
 
@@ -86,19 +86,9 @@ def register_views(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> list
         if readable:
             names.append(name)
     if warehouse.is_local or hdfs:
-        fs, ref_root = fsspec_fs(warehouse.reference_uri(""))
         if hdfs:
-            con.register_filesystem(fs)
-        folders = fs.ls(ref_root, detail=False) if fs.isdir(ref_root) else []
-        for folder in sorted(f.rstrip("/").rsplit("/", 1)[-1] for f in folders if fs.glob(f"{f}/*.parquet")):
-            if not TABLE_NAME.fullmatch(folder):
-                log.warning(
-                    "skipping reference folder %r in %s: a table name has only letters, digits and '_'. "
-                    "Fix: rename or remove that folder",
-                    folder,
-                    ref_root,
-                )
-                continue
+            con.register_filesystem(fsspec_fs(warehouse.reference_uri(""))[0])
+        for folder in store.reference_names():
             path = warehouse.reference_uri(folder)
             source = f"read_parquet({sql_literal(path + '/*.parquet')})"
             fix = "load it again with `s2lake reference load`, or remove the folder"

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -102,26 +102,46 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def emit(rows: list[dict[str, Any]], fmt: str, title: str | None = None) -> None:
-    """Print rows as a rich table (stderr-safe), JSON or CSV on stdout."""
+#: ``--format`` and ``--json`` as every command that prints rows offers them.
+FormatOption = Annotated[
+    Literal["table", "json", "csv"],
+    typer.Option("--format", "-f", help="table (for people), json or csv (for scripts)."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+
+
+def output_format(fmt: str, json_flag: bool) -> str:
+    """The format asked for: ``--json`` is the shortcut for ``--format json``."""
+    return "json" if json_flag else fmt
+
+
+def emit(rows: list[dict[str, Any]], fmt: str, title: str | None = None, columns: list[str] | None = None) -> None:
+    """Print rows as a rich table (stderr-safe), JSON or CSV on stdout.
+
+    ``columns`` names the columns when there may be no rows, so an empty CSV still has its header and an
+    empty table its column titles.
+    """
     import csv
     import json
     import sys
 
+    names = columns if columns is not None else (list(rows[0].keys()) if rows else [])
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, default=str, indent=None) + "\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0].keys()) if rows else [])
-        writer.writeheader()
+        writer = csv.DictWriter(sys.stdout, fieldnames=names)
+        if names:
+            writer.writeheader()
         writer.writerows(rows)
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_lines=False)
-    for key in rows[0].keys() if rows else []:
+    for key in names:
         table.add_column(str(key), overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*(Text("" if row.get(key) is None else str(row.get(key))) for key in names))  # no markup
     Console().print(table)

@@ -89,26 +89,12 @@ class TableStore:
         A folder holding a ``_delta_log`` whose name is not a :data:`TABLE_NAME` is left out with a
         warning naming it: it was not written by s2lake, and its name cannot be used in SQL as it is.
         """
-        from s2lake.warehouse_fs import fsspec_fs
+        return _named_folders(self.warehouse.path("tables"), "_delta_log", "table")
 
-        fs, root = fsspec_fs(self.warehouse.path("tables"))
-        if not fs.exists(root):
-            return []
-        out = []
-        for entry in fs.ls(root, detail=False):
-            name = entry.rstrip("/").rsplit("/", 1)[-1]
-            if not fs.exists(f"{entry}/_delta_log"):
-                continue
-            if TABLE_NAME.fullmatch(name):
-                out.append(name)
-            else:
-                log.warning(
-                    "skipping table folder %r in %s: a table name has only letters, digits and '_'. "
-                    "Fix: rename or remove that folder",
-                    name,
-                    root,
-                )
-        return sorted(out)
+    def reference_names(self) -> list[str]:
+        """Names of the GeoParquet reference tables under ``reference/`` (their SQL views are ``ref_<name>``),
+        by the same naming rule as :meth:`names`."""
+        return _named_folders(self.warehouse.reference_uri(""), "*.parquet", "reference")
 
     def snapshot(self, spec: TableSpec) -> DeltaTable:
         """The table as it is now, the read version of the next commit; created empty when missing."""
@@ -223,6 +209,31 @@ class TableStore:
 
     def count(self, name: str) -> int:
         return _query(self.require(name), "count(*) AS n", None).column("n")[0].as_py()
+
+
+def _named_folders(uri: str, holding: str, kind: str) -> list[str]:
+    """Sub-folders of ``uri`` that hold ``holding`` (a name or glob) and are called a :data:`TABLE_NAME`."""
+    from s2lake.warehouse_fs import fsspec_fs
+
+    fs, root = fsspec_fs(uri)
+    if not fs.isdir(root):
+        return []
+    out = []
+    for entry in fs.ls(root, detail=False):
+        name = entry.rstrip("/").rsplit("/", 1)[-1]
+        if not fs.glob(f"{entry}/{holding}"):
+            continue
+        if TABLE_NAME.fullmatch(name):
+            out.append(name)
+        else:
+            log.warning(
+                "skipping %s folder %r in %s: a table name has only letters, digits and '_'. "
+                "Fix: rename or remove that folder",
+                kind,
+                name,
+                root,
+            )
+    return sorted(out)
 
 
 def _query(table: DeltaTable, select: str, where: str | None) -> pa.Table:
