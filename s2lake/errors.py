@@ -86,3 +86,9 @@ class ClusterError(S2LakeError):
 class WriteConflictError(LockedError):
     """Another writer committed to a Delta table after this run read it (optimistic concurrency where
     no file lock reaches, e.g. object stores): this run's commit was rejected, nothing of it was written."""
+
+
+class ExportError(ProductError):
+    """A dataset cannot be exported, re-tiled or extracted as asked: a patch without pixels or with
+    values a uint16 GeoTIFF cannot hold, a raster that does not split into the parts asked for, an
+    output folder that already exists, or parts that do not reassemble their original."""

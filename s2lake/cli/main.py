@@ -16,6 +16,7 @@ from s2lake.cli import (
     cluster_cmd,
     config_cmd,
     demo_cmd,
+    export_cmd,
     ingest_cmd,
     labels_cmd,
     models_cmd,
@@ -93,3 +94,5 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(split_cmd.app, name="split")
 app.add_typer(spark_cmd.app, name="spark")
 app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(export_cmd.app, name="export")
+app.command("retile")(export_cmd.retile)
