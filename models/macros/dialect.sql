@@ -54,3 +54,24 @@
 {% macro s2lake_exact_int() -%}
   decimal(38, 0)
 {%- endmacro %}
+
+{# The SQL type of a logical column type of an empty source view (string, string_list, boolean, int, double, timestamp). #}
+{% macro s2lake_sql_type(kind) %}
+  {{ return(adapter.dispatch('s2lake_sql_type', 's2lake')(kind)) }}
+{% endmacro %}
+{% macro default__s2lake_sql_type(kind) -%}
+  {{ return({'string': 'varchar', 'string_list': 'varchar[]', 'boolean': 'boolean', 'int': 'integer',
+             'double': 'double', 'timestamp': 'timestamptz'}[kind]) }}
+{%- endmacro %}
+{% macro spark__s2lake_sql_type(kind) -%}
+  {{ return({'string': 'string', 'string_list': 'array<string>', 'boolean': 'boolean', 'int': 'int',
+             'double': 'double', 'timestamp': 'timestamp'}[kind]) }}
+{%- endmacro %}
+
+{# Round half up to 2 decimals, as text ("2.50"): computed on integers so both engines print the same. #}
+{% macro s2lake_average_text(total, count) -%}
+  cast(cast(
+    case when {{ count }} = 0 then 0
+    else floor(cast(200 * {{ total }} + {{ count }} as double) / (2 * {{ count }})) / 100.0 end
+    as decimal(10, 2)) as {{ dbt.type_string() }})
+{%- endmacro %}

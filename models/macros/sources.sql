@@ -5,7 +5,40 @@
   (delta on a cluster; parquet in the session test, which has no Delta jars).
 #}
 {% macro s2lake_source_tables() %}
-  {{ return(['products', 'patches', 'patch_landcover', 'patch_country', 'patch_overlaps', 'label_runs']) }}
+  {{ return(['products', 'patches', 'patch_landcover', 'patch_country', 'patch_overlaps', 'label_runs',
+             'ben_metadata', 'reference_map_polygons']) }}
+{% endmacro %}
+
+{#
+  Columns the models read from each source that may be absent (var absent_sources, set by the runner from
+  the warehouse): BigEarthNet's two tables on a SAFE-only warehouse, and the SAFE path's products and label
+  tables on a warehouse holding only an imported BigEarthNet dataset. An absent source becomes an empty view
+  of these typed columns, so every model builds and counts nothing from it.
+#}
+{% macro s2lake_optional_source_columns() %}
+  {{ return({
+    'products': [['product_id', 'string'], ['tile', 'string'], ['sensing_start', 'timestamp'], ['status', 'string']],
+    'patch_landcover': [['patch_id', 'string'], ['tile', 'string'], ['clc_code', 'string'],
+                        ['ben19_label', 'string'], ['fraction', 'double'], ['no_clc_coverage', 'boolean'],
+                        ['run_id', 'string']],
+    'patch_country': [['patch_id', 'string'], ['country_code', 'string'], ['run_id', 'string']],
+    'patch_overlaps': [['patch_id_a', 'string'], ['patch_id_b', 'string'], ['tile_a', 'string'],
+                       ['tile_b', 'string'], ['run_id', 'string']],
+    'label_runs': [['run_id', 'string'], ['status', 'string']],
+    'ben_metadata': [['patch_id', 'string'], ['labels', 'string_list'], ['split', 'string'],
+                     ['country', 'string'], ['contains_seasonal_snow', 'boolean'],
+                     ['contains_cloud_or_shadow', 'boolean']],
+    'reference_map_polygons': [['patch_id', 'string'], ['clc_code', 'int']],
+  }) }}
+{% endmacro %}
+
+{% macro s2lake_empty_view(name) %}
+  {% set columns = s2lake_optional_source_columns()[name] %}
+  {% set typed = [] %}
+  {% for column in columns %}
+    {% do typed.append('cast(null as ' ~ s2lake_sql_type(column[1]) ~ ') as ' ~ column[0]) %}
+  {% endfor %}
+  {{ return("create or replace view s2lake_sources." ~ name ~ " as select " ~ typed | join(', ') ~ " where 1 = 0") }}
 {% endmacro %}
 
 {# Runs one statement at a time (Spark's SQL endpoint takes a single statement per call). #}
@@ -20,9 +53,13 @@
 {% macro default__s2lake_source_statements() %}
   {% set statements = ['create schema if not exists s2lake_sources'] %}
   {% for name in s2lake_source_tables() %}
-    {% do statements.append(
-      "create or replace view s2lake_sources." ~ name ~ " as select * from delta_scan('"
-      ~ var('source_root') ~ "/" ~ name ~ "')") %}
+    {% if name in var('absent_sources') %}
+      {% do statements.append(s2lake_empty_view(name)) %}
+    {% else %}
+      {% do statements.append(
+        "create or replace view s2lake_sources." ~ name ~ " as select * from delta_scan('"
+        ~ var('source_root') ~ "/" ~ name ~ "')") %}
+    {% endif %}
   {% endfor %}
   {{ return(statements) }}
 {% endmacro %}
@@ -30,9 +67,13 @@
 {% macro spark__s2lake_source_statements() %}
   {% set statements = ['create database if not exists s2lake_sources'] %}
   {% for name in s2lake_source_tables() %}
-    {% do statements.append(
-      "create or replace view s2lake_sources." ~ name ~ " as select * from " ~ var('source_format')
-      ~ ".`" ~ var('source_root') ~ "/" ~ name ~ "`") %}
+    {% if name in var('absent_sources') %}
+      {% do statements.append(s2lake_empty_view(name)) %}
+    {% else %}
+      {% do statements.append(
+        "create or replace view s2lake_sources." ~ name ~ " as select * from " ~ var('source_format')
+        ~ ".`" ~ var('source_root') ~ "/" ~ name ~ "`") %}
+    {% endif %}
   {% endfor %}
   {{ return(statements) }}
 {% endmacro %}

@@ -37,7 +37,25 @@ MARTS = (
     "patch_validation_summary",
     "band_stats",
     "geographic_split",
+    "patch_cloud_snow",
+    "reference_map_labels",
+    "ben_report",
 )
+#: Marts built only on request: listed_band_stats when a stats list is given (`s2lake ben report`).
+OPTIONAL_MARTS = ("listed_band_stats",)
+#: Sources every warehouse needs, and the command that makes each.
+REQUIRED_SOURCES = {"patches": "s2lake patches build"}
+#: Sources of the SAFE path: required unless the warehouse holds an imported BigEarthNet dataset
+#: (ben_metadata), whose patches carry their metadata and labels with them.
+SAFE_SOURCES = {
+    "products": "s2lake patches build / s2lake ingest",
+    "patch_landcover": "s2lake labels build",
+    "patch_country": "s2lake labels build",
+    "patch_overlaps": "s2lake labels build",
+    "label_runs": "s2lake labels build",
+}
+#: BigEarthNet's tables (`s2lake ben import`): optional everywhere.
+BEN_SOURCES = ("ben_metadata", "reference_map_polygons")
 
 
 @dataclass
@@ -63,9 +81,13 @@ class BuildResult:
         return [n for n in self.nodes if n.status in {"error", "fail", "runtime error"}]
 
 
-def dbt_vars(settings: ModelsSettings, warehouse: Warehouse) -> dict[str, Any]:
+def dbt_vars(
+    settings: ModelsSettings, warehouse: Warehouse, absent: list[str] | None = None, stats_list: str = ""
+) -> dict[str, Any]:
     """The project vars (models/dbt_project.yml) from the configuration."""
     return {
+        "absent_sources": absent or [],
+        "stats_list": stats_list,
         "source_root": settings.source_root or warehouse.path("tables"),
         "source_format": settings.source_format,
         "min_label_fraction": settings.min_label_fraction,
@@ -126,9 +148,13 @@ def build(
     target: str | None = None,
     select: list[str] | None = None,
     quiet: bool = False,
+    stats_list: str = "",
 ) -> BuildResult:
     """``dbt build`` (seeds, models, tests) on ``target``; raises :class:`ModelsError` on any failure and
-    :class:`~s2lake.errors.LockedError` while another build holds the marts' writer locks."""
+    :class:`~s2lake.errors.LockedError` while another build holds the marts' writer locks.
+
+    ``stats_list``: a gzip-compressed CSV of patch ids; the mart ``listed_band_stats`` is built over them.
+    """
     target = target or settings.target
     if target not in {"duckdb", "spark"}:
         raise ModelsError(f"unknown dbt target {target!r}", fix="use --target duckdb or --target spark")
@@ -144,7 +170,7 @@ def build(
             f"the dbt project is missing at {PROJECT_DIR}",
             fix="run s2lake from a source checkout (the models/ folder sits next to the s2lake package)",
         )
-    _require_sources(settings, warehouse, target)
+    absent = _absent_sources(settings, warehouse)
     extra_env = _spark_session_env(settings) if target == "spark" and settings.spark_method == "session" else {}
     warehouse.ensure_writable()
     state = state_dir(warehouse, target)
@@ -163,7 +189,7 @@ def build(
         "--log-path",
         str(state / "logs"),
         "--vars",
-        json.dumps(dbt_vars(settings, warehouse)),
+        json.dumps(dbt_vars(settings, warehouse, absent, stats_list)),
     ]
     if select:
         args += ["--select", *select]
@@ -174,7 +200,7 @@ def build(
     log.info("dbt build --target %s (project %s)", profile_target, PROJECT_DIR)
     # One build at a time per warehouse: both would write the same marts and dbt's DuckDB file.
     environment = profile_env(settings, warehouse, target) | extra_env
-    with table_locks(warehouse, MARTS, "models build"), _environment(environment):
+    with table_locks(warehouse, (*MARTS, *OPTIONAL_MARTS), "models build"), _environment(environment):
         outcome = dbtRunner().invoke(args)
     result = BuildResult(target=target, state_dir=state)
     if outcome.exception is not None:
@@ -243,21 +269,30 @@ def _spark_session_env(settings: ModelsSettings) -> dict[str, str]:
     return {"PYSPARK_SUBMIT_ARGS": " ".join([*args, "pyspark-shell"])}
 
 
-def _require_sources(settings: ModelsSettings, warehouse: Warehouse, target: str) -> None:
-    """Fail before dbt starts when a source table is missing, naming the command that makes it."""
-    if settings.source_root is not None or not warehouse.is_local:
-        return
-    makers = {
-        "products": "s2lake patches build / s2lake ingest",
-        "patches": "s2lake patches build",
-        "patch_landcover": "s2lake labels build",
-        "patch_country": "s2lake labels build",
-        "patch_overlaps": "s2lake labels build",
-        "label_runs": "s2lake labels build",
-    }
-    missing = [name for name in makers if not (Path(warehouse.table_uri(name)) / "_delta_log").is_dir()]
+def _absent_sources(settings: ModelsSettings, warehouse: Warehouse) -> list[str]:
+    """The optional source tables the warehouse lacks; fails before dbt starts when a required one is
+    missing, naming the command that makes it.
+
+    With ``models.source_root`` set (sources exported elsewhere, e.g. as Parquet) only BigEarthNet's
+    tables may be absent, judged by their folders; dbt reports any other missing source itself.
+    """
+    if settings.source_root is not None:
+        from s2lake.warehouse_fs import fsspec_fs
+
+        fs, root = fsspec_fs(settings.source_root)
+        return [name for name in BEN_SOURCES if not fs.exists(f"{root}/{name}")]
+    from s2lake.tables.store import TableStore
+
+    store = TableStore(warehouse)
+    names = [*REQUIRED_SOURCES, *SAFE_SOURCES, *BEN_SOURCES]
+    absent = [name for name in names if store.open(name) is None]
+    makers = REQUIRED_SOURCES | ({} if "ben_metadata" not in absent else SAFE_SOURCES)
+    missing = [name for name in makers if name in absent]
     if missing:
         raise ModelsError(
             f"source table(s) {', '.join(missing)} missing from warehouse {warehouse.root}",
-            fix="build them first: " + "; ".join(sorted({makers[m] for m in missing})),
+            fix="build them first: "
+            + "; ".join(sorted({makers[m] for m in missing}))
+            + " (or import a BigEarthNet dataset: s2lake ben import)",
         )
+    return absent

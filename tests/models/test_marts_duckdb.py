@@ -13,8 +13,8 @@ from tests.models import reference
 
 
 def test_build_runs_models_seeds_and_tests(duck_build):
-    assert duck_build.count("model") == 18
-    assert duck_build.count("seed") == 7
+    assert duck_build.count("model") == 24
+    assert duck_build.count("seed") == 8
     assert duck_build.count("test") >= 45
     assert not duck_build.failed
 
@@ -101,6 +101,7 @@ def test_patch_validation_finds_exactly_the_planted_defects(generated, mart):
         "wrong_size": len(d.wrong_size),
         "contains_nodata": len(d.nodata),
         "missing_product": len(d.orphans),
+        "not_part_of_dataset": 0,  # no ben_metadata: a SAFE warehouse
         "unlabelled": len(d.unlabelled),
         "any_problem": len(problems),
         "in_dataset": len(got) - len(problems),
@@ -158,3 +159,18 @@ def test_seed_band_shapes_match_sentinel2_module(built_dir):
     with (PROJECT_DIR / "seeds" / "s2_layers.csv").open() as f:
         rows = {r["band"]: (int(r["resolution_m"]), int(r["patch_pixels"])) for r in csv.DictReader(f)}
     assert rows == {b.name: (b.resolution, b.patch_pixels) for b in ALL_LAYERS}
+
+
+def test_ben_report_on_a_safe_warehouse_without_bigearthnet_tables(generated, mart):
+    """ben_metadata and reference_map_polygons are absent: the marts build, nothing is not-part-of-dataset,
+    the flags come from the SCL and no reference-map label is counted."""
+    figures = dict(zip(mart("ben_report").figure, mart("ben_report").value, strict=True))
+    checks = reference.patch_checks(generated.tables)
+    assert figures["not-part-of-dataset"] == "0"
+    assert figures["wrong-size"] == str(int(checks.wrong_size.sum()))
+    assert figures["with-no-data"] == str(int(checks.contains_nodata.sum()))
+    assert figures["geom-average-num-labels"] == "0.00"
+    _, avg, most, _ = reference.label_stats(generated.tables)
+    assert figures["average-num-labels"] == str(avg) and figures["maximum-num-labels"] == str(most)
+    assert mart("reference_map_labels").empty
+    assert set(mart("patch_cloud_snow").flag_source.dropna()) <= {"scl"}

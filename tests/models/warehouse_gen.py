@@ -134,7 +134,11 @@ def generate(
     epsg = np.array([p[2] for p in per_product], dtype=np.int32)[prod_idx]
     sensing = pa.array([p[3] for p in per_product], pa.timestamp("us", tz="UTC")).take(pa.array(prod_idx))
     patch_ids = pids[prod_idx] + "_" + cols.astype(str).astype(object) + "_" + rows.astype(str).astype(object)
-    ulx = 300_000.0 + cols * PATCH_SIZE_M
+    # Tiles of one UTM zone (the generator gives zones 32, 33, 34, 32, ...) lie side by side, never on
+    # top of each other: footprint overlaps come only from same-place dates, as in patch_overlaps.
+    tile_names = sorted({p[1] for p in per_product})
+    tile_number = np.array([tile_names.index(p[1]) for p in per_product])
+    ulx = 300_000.0 + tile_number[prod_idx] * 110_400.0 + cols * PATCH_SIZE_M
     uly = 5_600_040.0 - rows * PATCH_SIZE_M
 
     # Deliberate defects on distinct random patches.

@@ -1,10 +1,20 @@
 -- Label statistics of the dataset: how often each label occurs, the average number of labels per
 -- labelled patch (2 decimals, half up, computed on integers so both engines agree) and the maximum.
-with labelled as (
-    select l.patch_id, l.labels, l.label_count
-    from {{ ref('patch_labels') }} as l
-    inner join {{ ref('int_dataset_patches') }} as d on d.patch_id = l.patch_id
-    where l.label_count > 0
+-- A patch of an imported BigEarthNet dataset counts the labels of its metadata, any other patch its
+-- BigEarthNet-19 labels from the CLC join (patch_labels).
+with label_sets as (
+    select
+        d.patch_id,
+        case when m.patch_id is not null then m.labels else l.labels end as labels
+    from {{ ref('int_dataset_patches') }} as d
+    inner join {{ ref('patch_labels') }} as l on l.patch_id = d.patch_id
+    left join {{ ref('stg_ben_metadata') }} as m on m.patch_id = d.patch_id
+),
+
+labelled as (
+    select patch_id, labels, {{ s2lake_list_size('labels') }} as label_count
+    from label_sets
+    where labels is not null and {{ s2lake_list_size('labels') }} > 0
 ),
 
 summary as (

@@ -1,9 +1,14 @@
 -- Patches that overlap at least one other patch, each counted once however many pairs it is in,
--- overall and per tile, next to the number of patches.
+-- overall and per tile, next to the number of patches. Pairs come from the labels build
+-- (patch_overlaps, across CRSs too) and from the patch bounds within one CRS (int_footprint_overlaps).
 with overlapping as (
     select patch_id_a as patch_id from {{ ref('stg_patch_overlaps') }}
     union
     select patch_id_b as patch_id from {{ ref('stg_patch_overlaps') }}
+    union
+    select patch_id_a as patch_id from {{ ref('int_footprint_overlaps') }}
+    union
+    select patch_id_b as patch_id from {{ ref('int_footprint_overlaps') }}
 ),
 
 flagged as (

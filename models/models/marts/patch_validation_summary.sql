@@ -6,10 +6,13 @@ select 'contains_nodata', 2, cast(sum(case when contains_nodata then 1 else 0 en
 union all
 select 'missing_product', 3, cast(sum(case when missing_product then 1 else 0 end) as bigint) from {{ ref('patch_validation') }}
 union all
-select 'unlabelled', 4, cast(sum(case when unlabelled then 1 else 0 end) as bigint) from {{ ref('patch_validation') }}
+select 'not_part_of_dataset', 4, cast(sum(case when not_part_of_dataset then 1 else 0 end) as bigint)
+from {{ ref('patch_validation') }}
 union all
-select 'any_problem', 5, cast(sum(case when in_dataset then 0 else 1 end) as bigint) from {{ ref('patch_validation') }}
+select 'unlabelled', 5, cast(sum(case when unlabelled then 1 else 0 end) as bigint) from {{ ref('patch_validation') }}
 union all
-select 'in_dataset', 6, cast(sum(case when in_dataset then 1 else 0 end) as bigint) from {{ ref('patch_validation') }}
+select 'any_problem', 6, cast(sum(case when in_dataset then 0 else 1 end) as bigint) from {{ ref('patch_validation') }}
 union all
-select 'total', 7, cast(count(*) as bigint) from {{ ref('patch_validation') }}
+select 'in_dataset', 7, cast(sum(case when in_dataset then 1 else 0 end) as bigint) from {{ ref('patch_validation') }}
+union all
+select 'total', 8, cast(count(*) as bigint) from {{ ref('patch_validation') }}

@@ -6,5 +6,11 @@ select
     {{ adapter.quote('row') }} as patch_row,
     {{ adapter.quote('col') }} as patch_col,
     sensing_time,
-    has_nodata
+    has_nodata,
+    epsg,
+    ulx,
+    uly,
+    lrx,
+    lry,
+    scene_classes
 from {{ source('s2lake', 'patches') }}
