@@ -13,6 +13,7 @@ import typer
 
 from s2lake import __version__
 from s2lake.cli import (
+    ben_cmd,
     cluster_cmd,
     config_cmd,
     demo_cmd,
@@ -93,3 +94,4 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(split_cmd.app, name="split")
 app.add_typer(spark_cmd.app, name="spark")
 app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(ben_cmd.app, name="ben")
