@@ -100,6 +100,13 @@ def tile_info(tile: str) -> TileInfo:
     return TileInfo(name, int(grid.epsg[i]), float(grid.ulx[i]), float(grid.uly[i]), footprint)
 
 
+def tile_with_origin(epsg: int, ulx: float, uly: float) -> str | None:
+    """The one tile of zone ``epsg`` whose origin is (``ulx``, ``uly``) to half a metre, else None."""
+    grid = _grid()
+    hits = grid.tiles[(grid.epsg == epsg) & (np.abs(grid.ulx - ulx) < 0.5) & (np.abs(grid.uly - uly) < 0.5)]
+    return str(hits[0]) if len(hits) == 1 else None
+
+
 def tiles_intersecting(geometry_lonlat: shapely.Geometry) -> list[str]:
     """Names of the tiles whose footprint intersects a lon/lat geometry (EPSG:4326), sorted.
 

@@ -23,7 +23,7 @@ from s2lake.sentinel2 import MISSIONS
 #: Suffixes a product name may carry on disk or in a catalogue, stripped in this order.
 SUFFIXES = (".zip", ".SAFE")
 _TIME_FORMAT = "%Y%m%dT%H%M%S"
-#: Everything up to the tile: also the prefix of BigEarthNet v2 patch ids (:mod:`sedona_jobs.patches.ids`).
+#: Everything up to the tile: also the prefix of BigEarthNet v2 patch ids (:mod:`s2lake.ben_names`).
 STEM_PATTERN = (
     rf"(?P<mission>{'|'.join(MISSIONS)})_MSI(?P<level>L1C|L2A)_(?P<datatake>\d{{8}}T\d{{6}})"
     r"_N(?P<baseline>\d{4})_R(?P<orbit>\d{3})_T(?P<tile>\d{2}[A-Z]{3})"
@@ -44,7 +44,8 @@ def stem(mission: str, level: str, datatake: str, baseline: str, relative_orbit:
     return f"{mission}_MSI{level}_{datatake}_N{baseline.replace('.', '')}_R{relative_orbit:03d}_T{tile}"
 
 
-def _is_time(text: str) -> bool:
+def is_time(text: str) -> bool:
+    """Whether ``text`` is a real ``YYYYMMDDTHHMMSS`` date and time."""
     try:
         datetime.strptime(text, _TIME_FORMAT)
     except ValueError:
@@ -66,7 +67,7 @@ class ProductName:
     def parse(cls, text: str) -> ProductName | None:
         """The parts of a product name (suffixes allowed), or None when ``text`` is not one."""
         match = _NAME.fullmatch(strip_suffixes(text))
-        if match is None or not (_is_time(match["datatake"]) and _is_time(match["discriminator"])):
+        if match is None or not (is_time(match["datatake"]) and is_time(match["discriminator"])):
             return None
         b = match["baseline"]
         return cls(

@@ -11,8 +11,6 @@ from s2lake.cli.context import app_context, friendly_errors
 from s2lake.errors import ConfigError
 from s2lake.warehouse import Warehouse
 
-app = typer.Typer(help="BigEarthNet datasets: reports over the warehouse they were imported into.")
-
 
 def html_path(dataset_dir: Path) -> Path:
     """The HTML page goes beside the dataset folder, never into it (the dataset stays as it was shipped)."""
@@ -36,7 +34,6 @@ def dataset_in_warehouse(dataset_dir: Path, warehouse: Warehouse) -> None:
         )
 
 
-@app.command("report")
 @friendly_errors
 def report(
     ctx: typer.Context,

@@ -13,7 +13,7 @@ import typer
 
 from s2lake import __version__
 from s2lake.cli import (
-    ben_report_cmd,
+    ben_cmd,
     cluster_cmd,
     config_cmd,
     demo_cmd,
@@ -97,4 +97,4 @@ app.add_typer(spark_cmd.app, name="spark")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(export_cmd.app, name="export")
 app.command("retile")(export_cmd.retile)
-app.add_typer(ben_report_cmd.app, name="ben")
+app.add_typer(ben_cmd.app, name="ben")

@@ -22,6 +22,10 @@ Why this layout:
   (the dbt staging models) take the rows of the latest complete run, so a run killed between its
   commits leaves the previous labels in force and shows up in ``label_runs`` as ``running``. A run
   removes older runs' rows only once it is complete.
+* ``s2lake ben import`` lands BigEarthNet patches in the same ``patches`` table. They have no scene
+  classification (``scl`` and ``scene_classes`` NULL, 12 ``band_stats`` entries instead of 13); a band
+  that could not be read has NULL pixels and a 0 x 0 ``band_stats`` shape. Their metadata goes to
+  ``ben_metadata`` and their reference maps to ``reference_map_polygons``, one commit per table and run.
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ PATCHES = TableSpec(
             col(
                 "patch_id",
                 pa.string(),
-                "BigEarthNet v2 id: <mission>_MSIL2A_<datatake>_N<baseline>_R<orbit>_T<tile>_<col>_<row>",
+                "BigEarthNet v2 id: <mission>_MSIL2A_<datatake>_N<baseline>_R<orbit>_T<tile>_<col:02>_<row:02>",
                 False,
             ),
             col(
@@ -251,6 +255,65 @@ LABEL_RUNS = TableSpec(
     ),
 )
 
+BEN_METADATA = TableSpec(
+    name="ben_metadata",
+    description="BigEarthNet metadata as imported: one row per patch and source (v2 metadata.parquet, "
+    "v1 labels_metadata.json), whether or not the patch's bands were on disk.",
+    key=("patch_id", "source"),
+    schema=pa.schema(
+        [
+            col("patch_id", pa.string(), "v2 patch id (patches.patch_id); a v1 name when its tile is unknown", False),
+            col("source", pa.string(), "metadata.parquet or labels_metadata.json", False),
+            col("v1_name", pa.string(), "BigEarthNet v1 name (s2v1_name, or the v1 folder name)"),
+            col("labels", pa.list_(pa.string()), "Labels as the source spells them (v2: 19 classes, v1: 43)"),
+            col("clc_codes", pa.list_(pa.string()), "CLC codes of 43-class (v1) labels; NULL for v2 rows"),
+            col("ben19_labels", pa.list_(pa.string()), "The labels in the 19-class nomenclature, sorted"),
+            col("unknown_labels", pa.list_(pa.string()), "Labels matching no code-list name (kept, not mapped)"),
+            col("split", pa.string(), "train, validation or test (v2)"),
+            col("country", pa.string(), "Country name as BigEarthNet v2 gives it"),
+            col("s1_name", pa.string(), "Sentinel-1 patch paired with it (v2)"),
+            col("contains_seasonal_snow", pa.bool_(), "BigEarthNet v2 flag"),
+            col("contains_cloud_or_shadow", pa.bool_(), "BigEarthNet v2 flag"),
+            col("ulx", pa.float64(), "v1 corner: upper-left easting (m)"),
+            col("uly", pa.float64(), "v1 corner: upper-left northing (m)"),
+            col("lrx", pa.float64(), "v1 corner: lower-right easting (m)"),
+            col("lry", pa.float64(), "v1 corner: lower-right northing (m)"),
+            col("epsg", pa.int32(), "EPSG code of the v1 projection"),
+            col("projection", pa.string(), "v1 projection as given (WKT)"),
+            col("acquisition_time", pa.timestamp("us", tz="UTC"), "v1 acquisition_date (UTC)"),
+            col("tile", pa.string(), "MGRS tile (v1: from tile_source; v2: from the id)"),
+            col("tile_source", pa.string(), "v1 L1C product name the patch was cut from"),
+            col("source_path", pa.string(), "File the row was read from", False),
+        ]
+    ),
+)
+
+REFERENCE_MAP_POLYGONS = TableSpec(
+    name="reference_map_polygons",
+    description="Pixel-level reference maps as polygons: one row per patch and CLC class region.",
+    key=("patch_id", "clc_code", "part"),
+    schema=pa.schema(
+        [
+            col("patch_id", pa.string(), "patches.patch_id", False),
+            col("clc_code", pa.string(), "CLC 2018 level-3 code of the region, as a string (e.g. 211)", False),
+            col("part", pa.int32(), "Index of the region among the patch's regions of that code (0..)", False),
+            col("geometry", pa.binary(), "Region polygon, WKB in the CRS of the epsg column", False),
+            col("epsg", pa.int32(), "EPSG code of the geometry", False),
+            col("source", pa.string(), "raster (polygonised <patch_id>_reference_map.tif) or geoparquet", False),
+        ]
+    ),
+)
+
 CORE_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS, LABEL_RUNS)
+    t.name: t
+    for t in (
+        PRODUCTS,
+        PATCHES,
+        PATCH_LANDCOVER,
+        PATCH_COUNTRY,
+        PATCH_OVERLAPS,
+        LABEL_RUNS,
+        BEN_METADATA,
+        REFERENCE_MAP_POLYGONS,
+    )
 }

@@ -7,7 +7,7 @@ reads of whole patch rows and the per-patch statistics), :mod:`.batches` (Arrow 
 per product and its row in ``products``).
 """
 
+from s2lake.ben_names import PatchId
 from sedona_jobs.patches.build import BuildOutcome, build_products
-from sedona_jobs.patches.ids import PatchId
 
 __all__ = ["BuildOutcome", "PatchId", "build_products"]

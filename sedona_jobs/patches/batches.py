@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from s2lake.ben_names import PatchId
 from s2lake.sentinel2 import ALL_LAYERS, BANDS, SCL_CLASSES
 from s2lake.tables.schemas import PATCHES
 from sedona_jobs.patches.grid import PatchGrid
-from sedona_jobs.patches.ids import PatchId
 from sedona_jobs.patches.strips import LayerStrip
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def strip_batches(
         ulx, uly, lrx, lry = grid.bbox(rows, cols)
         nodata = sum((layers[b.name].pixels.shape[1] - layers[b.name].stats.valid[sl]) for b in ALL_LAYERS)
         columns = {
-            "patch_id": pa.array([f"{prefix}_{c}_{row}" for c in range(grid.cols)]),
+            "patch_id": pa.array([f"{prefix}_{c:02d}_{row:02d}" for c in range(grid.cols)]),
             "product_id": pa.array([product.product_id] * grid.cols),
             "tile": pa.array([product.tile] * grid.cols),
             "epsg": pa.array(np.full(grid.cols, product.epsg, dtype=np.int32)),

@@ -72,7 +72,8 @@ class _File:
     high: dict[str, object] = field(default_factory=dict)
 
 
-def _json_value(value: object) -> object:
+def json_value(value: object) -> object:
+    """A statistics value as the Delta log writes it (timestamps in ISO 8601 with milliseconds, UTC as Z)."""
     if hasattr(value, "isoformat"):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return value
@@ -97,8 +98,8 @@ class _FileStats:
         return json.dumps(
             {
                 "numRecords": file.rows,
-                "minValues": {k: _json_value(v) for k, v in file.low.items()},
-                "maxValues": {k: _json_value(v) for k, v in file.high.items()},
+                "minValues": {k: json_value(v) for k, v in file.low.items()},
+                "maxValues": {k: json_value(v) for k, v in file.high.items()},
                 "nullCount": dict.fromkeys(STATS_COLUMNS, 0),
             }
         )

@@ -39,3 +39,26 @@ def clc_classes() -> pa.Table:
 def clc_nodata_codes() -> list[str]:
     """CORINE's codes for areas without a class (999 NODATA, 990/995 unclassified land/water)."""
     return [row["clc_code"] for row in _rows("clc2018_nodata_codes.csv")]
+
+
+def clc_code_of_name() -> dict[str, str]:
+    """CLC code of every level-3 class name, under both its official CLC spelling and BigEarthNet's own
+    (``Peatbogs``, ``Transitional woodland/shrub``, ``Natural grassland``, ``Bare rock``): v1 patches
+    name their labels the BigEarthNet way."""
+    names: dict[str, str] = {}
+    for row in _rows("clc2018_classes.csv"):
+        names[row["clc_name"]] = row["clc_code"]
+        if row["ben_name"]:
+            names[row["ben_name"]] = row["clc_code"]
+    return names
+
+
+def ben19_of_code() -> dict[str, str]:
+    """BigEarthNet 19-class label of each CLC code that has one."""
+    ben19 = {row["ben19_id"]: row["ben19_label"] for row in _rows("ben19_classes.csv")}
+    return {row["clc_code"]: ben19[row["ben19_id"]] for row in _rows("clc_to_ben19.csv") if row["ben19_id"]}
+
+
+def ben19_labels() -> list[str]:
+    """The 19 class names of the BigEarthNet v2 nomenclature (the labels of its metadata.parquet)."""
+    return [row["ben19_label"] for row in _rows("ben19_classes.csv")]

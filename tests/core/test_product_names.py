@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.products import Product
+from s2lake.ben_names import PatchId
 from s2lake.errors import ProductError, UnsafePathError
 from s2lake.product_names import ProductName
-from sedona_jobs.patches.ids import PatchId
 from sedona_jobs.synth.naming import ProductNames
 
 REAL = "S2C_MSIL2A_20250330T100051_N0511_R122_T33UWP_20250330T145914"  # CDSE's STAC item in ../shared
@@ -66,4 +66,4 @@ def test_patch_ids_and_synthetic_products_use_the_same_grammar() -> None:
     assert patch.prefix() == names.product_id.rsplit("_", 1)[0] and (patch.col, patch.row) == (26, 57)
     for bad in (f"{patch}\n", str(patch).replace("MSIL2A", "MSIL1C")):
         with pytest.raises(ProductError, match="not a BigEarthNet v2 patch id"):
-            PatchId.parse(bad)
+            PatchId.require(bad)

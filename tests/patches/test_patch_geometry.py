@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import shapely
 
+from s2lake.ben_names import PatchId
 from s2lake.errors import ProductError
 from s2lake.sentinel2 import ALL_LAYERS, TILE_PIXELS
 from sedona_jobs.patches.grid import grid_of
-from sedona_jobs.patches.ids import PatchId
 from sedona_jobs.patches.strips import patch_stats, split_patches
 
 
@@ -28,7 +28,7 @@ def test_patch_id_round_trip() -> None:
 @pytest.mark.parametrize("bad", ["S2A_MSIL1C_20170613T101031_N0510_R022_T33UUP_26_57", "S2A_26_57", ""])
 def test_patch_id_rejects_other_strings(bad: str) -> None:
     with pytest.raises(ProductError, match="not a BigEarthNet v2 patch id"):
-        PatchId.parse(bad)
+        PatchId.require(bad)
 
 
 def test_full_tile_grid_is_91_by_91_and_bboxes_step_1200_m() -> None:

@@ -23,7 +23,7 @@ def test_spark_delta_reads_patches_and_products(spark_jars: Path, small_l2a: Pat
         patches = spark.read.format("delta").load(warehouse.table_uri("patches"))
         assert patches.count() == store.count("patches") == 100
         row = patches.where("row = 3 AND col = 4").select("patch_id", "ulx", "uly", "b02", "scl").collect()[0]
-        assert row.patch_id.endswith("_4_3")
+        assert row.patch_id.endswith("_04_03")
         assert len(row.b02) == 120 * 120 and len(row.scl) == 60 * 60
         comments = {f.name: f.metadata.get("comment") for f in patches.schema.fields}
         assert comments["b02"].startswith("B02 digital numbers")
