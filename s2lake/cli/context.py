@@ -85,21 +85,28 @@ R = TypeVar("R")
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn :class:`S2LakeError` into one line and its exit code: 2 usage, 3 locked, 4 environment."""
+    """Turn :class:`S2LakeError` into one line and its exit code (:func:`exit_code_for`)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except S2LakeError as exc:
-            if isinstance(exc, LockedError):
-                console.print(f"[bold yellow]locked:[/] {exc.message}", highlight=False, soft_wrap=True)
-                raise typer.Exit(ExitCode.LOCKED) from None
-            console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-            usage = isinstance(exc, ConfigError | ProductError | QueryError | ReferenceDataError)
-            raise typer.Exit(ExitCode.USAGE if usage else ExitCode.FAILED) from None
+            code = exit_code_for(exc)
+            label = "[bold yellow]locked:[/]" if code == ExitCode.LOCKED else "[bold red]error:[/]"
+            console.print(f"{label} {exc.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code) from None
 
     return wrapper
+
+
+def exit_code_for(exc: S2LakeError) -> ExitCode:
+    """The exit code of a command stopped by ``exc``: 3 locked, 2 bad input, 4 environment."""
+    if isinstance(exc, LockedError):
+        return ExitCode.LOCKED
+    if isinstance(exc, ConfigError | ProductError | QueryError | ReferenceDataError):
+        return ExitCode.USAGE
+    return ExitCode.FAILED
 
 
 #: ``--format`` and ``--json`` as every command that prints rows offers them.

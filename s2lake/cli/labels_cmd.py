@@ -25,13 +25,18 @@ def build(
         bool | None,
         typer.Option("--skip-unknown-epsg/--fail-unknown-epsg", help="Leave out patches with unknown EPSG codes."),
     ] = None,
+    new_only: Annotated[
+        bool,
+        typer.Option("--new-only", help="Label only the patches no complete run has labelled; keep the others' rows."),
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
     """Write patch_landcover, patch_country and patch_overlaps for every patch (one Delta commit each).
 
     Needs the `clc` reference table and `nuts` or `countries` (see `s2lake reference --help`).
+    With --new-only the run still holds every patch's rows (the same as a full run's), computing only the new ones.
     """
-    from sedona_jobs.labels import build_labels
+    from sedona_jobs.labels import build_labels, build_new_labels
 
     context = app_context(ctx)
     settings = with_flags(
@@ -41,12 +46,16 @@ def build(
         country_source=country_source,
         skip_unknown_epsg=skip_unknown_epsg,
     )
-    report = build_labels(
+    label = build_new_labels if new_only else build_labels
+    report = label(
         context.warehouse,
         engine=settings.engine,
         country_source=settings.country_source,
         skip_unknown_epsg=settings.skip_unknown_epsg,
     )
+    if report is None:
+        typer.echo("every patch is labelled already: nothing to do", err=True)
+        return
     row = {k: v for k, v in vars(report).items() if k != "countries"}
     row["patches_per_s"] = round(report.patches_per_second)
     row["countries"] = ", ".join(f"{k}:{v}" for k, v in sorted(report.countries.items(), key=str))

@@ -23,6 +23,7 @@ from s2lake.cli import (
     models_cmd,
     patches_cmd,
     reference_cmd,
+    run_cmd,
     spark_cmd,
     split_cmd,
     sql_cmd,
@@ -85,6 +86,7 @@ def main(
 app.command("sql")(sql_cmd.sql)
 app.command("tables")(tables_cmd.tables)
 app.command("demo")(demo_cmd.demo)
+app.command("run")(run_cmd.run)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(synth_cmd.app, name="synth")
 app.add_typer(patches_cmd.app, name="patches")

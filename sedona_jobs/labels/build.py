@@ -46,6 +46,7 @@ class LabelsReport:
     seconds: float
     countries: dict[str, int] = field(default_factory=dict)
     run_id: str | None = None
+    carried_over: int = 0  # patches whose labels an incremental run kept from the previous run
 
     @property
     def patches_per_second(self) -> float:
@@ -84,9 +85,18 @@ def pick_country_source(warehouse: Warehouse, wanted: CountrySource) -> str:
 
 
 def register_inputs(
-    warehouse: Warehouse, engine: Engine, *, country_source: CountrySource = "auto", skip_unknown_epsg: bool = False
+    warehouse: Warehouse,
+    engine: Engine,
+    *,
+    country_source: CountrySource = "auto",
+    skip_unknown_epsg: bool = False,
+    labelled: pa.Table | None = None,
 ) -> tuple[str, int]:
-    """Check the inputs and create the views the join SQL reads; return (country source, skipped patches)."""
+    """Check the inputs and create the views the join SQL reads; return (country source, skipped patches).
+
+    ``labelled`` (a ``patch_id`` column) names patches already labelled: ``patches_in`` then holds only the
+    others, and ``patches_labelled`` those of the named ones still in the table (see :mod:`.incremental`).
+    """
     store = TableStore(warehouse)
     store.require("patches")
     clc_path = require_table(warehouse, "clc")
@@ -94,6 +104,10 @@ def register_inputs(
     country_path = require_table(warehouse, source)
 
     engine.register_patches(store)
+    if labelled is not None:
+        engine.register_arrow("labelled_ids", labelled)
+        engine.materialize("patches_labelled", read_sql("labels_patches_labelled"))
+        engine.materialize("patches_in", read_sql("labels_patches_new"))
     skipped = _check_epsg(engine, skip_unknown_epsg)
     engine.register_arrow("clc_classes", clc_classes())
     engine.register_geoparquet("clc_source", clc_path)
@@ -116,11 +130,16 @@ def compute_labels(
     *,
     country_source: CountrySource = "auto",
     skip_unknown_epsg: bool = False,
+    labelled: pa.Table | None = None,
 ) -> tuple[dict[str, pa.Table], LabelsReport]:
-    """Run the join SQL; return the three tables (not yet written) and a report."""
+    """Run the join SQL; return the three tables (not yet written) and a report.
+
+    With ``labelled`` (see :func:`register_inputs`) the tables hold the other patches' rows only, and the
+    overlaps of those patches with each other and with the labelled ones.
+    """
     started = time.perf_counter()
     source, skipped = register_inputs(
-        warehouse, engine, country_source=country_source, skip_unknown_epsg=skip_unknown_epsg
+        warehouse, engine, country_source=country_source, skip_unknown_epsg=skip_unknown_epsg, labelled=labelled
     )
     tables = {
         PATCH_LANDCOVER.name: engine.query(read_sql("labels_patch_landcover")),
@@ -128,7 +147,11 @@ def compute_labels(
     }
     engine.materialize("patch_shrunk", read_sql("labels_patch_shrunk"))
     tables[PATCH_OVERLAPS.name] = engine.query(read_sql("labels_patch_overlaps"))
-    tables = {name: _conform(CORE_TABLES[name], t) for name, t in tables.items()}
+    if labelled is not None:
+        tables[PATCH_OVERLAPS.name] = pa.concat_tables(
+            [tables[PATCH_OVERLAPS.name], _overlaps_with_labelled(engine)], promote_options="permissive"
+        )
+    tables = {name: conform(CORE_TABLES[name], t) for name, t in tables.items()}
     landcover, country = tables[PATCH_LANDCOVER.name], tables[PATCH_COUNTRY.name]
     codes = pc.value_counts(country.column("country_code").combine_chunks()).to_pylist()
     report = LabelsReport(
@@ -190,6 +213,16 @@ def write_labels(store: TableStore, tables: dict[str, pa.Table], report: LabelsR
     return run.run_id
 
 
+def _overlaps_with_labelled(engine: Engine) -> pa.Table:
+    """Overlaps of the new patches with the labelled ones: the same footprint statements run over
+    ``patches_labelled`` (``patches_in`` and ``patch_geoms`` are re-pointed; every result that read them is
+    already computed or materialised)."""
+    engine.materialize("patches_in", "SELECT * FROM patches_labelled")
+    engine.materialize("patch_geoms", read_sql("labels_patch_geoms"))
+    engine.materialize("labelled_shrunk", read_sql("labels_patch_shrunk"))
+    return engine.query(read_sql("labels_patch_overlaps_labelled"))
+
+
 def _extent_wkt(engine: Engine) -> str:
     """Envelope of all patches in EPSG:3035, 1 m larger on each side (WKT for labels_clc_window.sql)."""
     e = engine.query(read_sql("labels_patch_extent")).to_pylist()[0]
@@ -235,7 +268,7 @@ def _check_epsg(engine: Engine, skip_unknown: bool) -> int:
     return sum(r["n"] for r in bad)
 
 
-def _conform(spec: TableSpec, table: pa.Table) -> pa.Table:
+def conform(spec: TableSpec, table: pa.Table) -> pa.Table:
     """Cast engine output (string views, nullable flags) to the table's schema without the run id (which
     :class:`.runs.LabelRun` adds); sort for stable files."""
     schema = pa.schema([f for f in spec.schema if f.name != RUN_ID])
