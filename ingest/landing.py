@@ -107,6 +107,9 @@ def product_rows(states: list[ProductState]) -> pa.Table:
                 "status": state.status,
                 "status_reason": state.reason or "",
                 "patch_count": None,
+                "fetched": state.fetched,
+                "fetched_files": state.fetched_files,
+                "fetched_bytes": state.fetched_bytes,
                 "ingestion_time": now,
             }
         )
