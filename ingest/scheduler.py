@@ -35,7 +35,7 @@ from pathlib import Path
 from ingest.band_download import FetchedFiles, FileFetcher, NoFileAccess
 from ingest.catalogues import Catalogue, open_catalogue
 from ingest.extract import UnsafeArchive, extract_archive
-from ingest.landing import known_products, land_tree, upsert_products
+from ingest.landing import known_products, land_tree, upsert_products, warm_product_rows
 from ingest.products import Offer, Product
 from ingest.state import DOWNLOADING, EXTRACTING, FAILED, LANDED, QUEUED, VERIFYING, StateStore
 from ingest.transfer import Gone, Offline, Throttled, TransferLimits, fetch
@@ -137,6 +137,7 @@ class Scheduler:
         self._overall: int | None = None
         self._first_transfer = 0.0
         self._last_transfer = 0.0
+        self._pool: ProcessPoolExecutor | None = None  # extraction processes, started with the first archive
 
     # -- public -----------------------------------------------------------------------------------
     def run(self, products: list[Product]) -> GetReport:
@@ -149,17 +150,11 @@ class Scheduler:
         self._queue.sort(key=lambda j: (-len(j.product.offers), j.product.product_id))
         if self.progress is not None:
             self._overall = self.progress.add_task("products", total=len(self._queue))
-        extractor = (
-            ProcessPoolExecutor(max_workers=LANDING_WORKERS, mp_context=get_context("spawn"))
-            if self.cfg.extract
-            else None
-        )
-        if extractor is not None:
-            extractor.submit(int)  # start the worker processes now, while the first transfers run
+        threading.Thread(target=warm_product_rows, args=(queued,), name="grid", daemon=True).start()
         self._landers = ThreadPoolExecutor(max_workers=LANDING_WORKERS, thread_name_prefix="landing")
         try:
             workers = [
-                threading.Thread(target=self._worker, args=(extractor,), name=f"ingest-{i}", daemon=True)
+                threading.Thread(target=self._worker, name=f"ingest-{i}", daemon=True)
                 # One more than the connections: a worker verifying an archive holds no connection.
                 for i in range(min(self.cfg.max_connections + 1, max(1, len(self._queue))))
             ]
@@ -169,8 +164,8 @@ class Scheduler:
                 w.join()
         finally:
             self._landers.shutdown(wait=True)
-            if extractor is not None:
-                extractor.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
             for mirror in self.mirrors.values():
                 mirror.catalogue.close()
         # Rows for what this run did, plus products a killed run landed but never wrote to the table;
@@ -263,13 +258,25 @@ class Scheduler:
         return "no configured mirror offers a download for it"
 
     # -- doing work ---------------------------------------------------------------------------------
-    def _worker(self, extractor: ProcessPoolExecutor | None) -> None:
+    def _extractor(self) -> ProcessPoolExecutor | None:
+        """The extraction processes (None when archives are kept as zips), started on the first call: when
+        the first archive transfer starts, so they are up by the time it is verified. A run that fetches
+        only single files never starts them (on two cores, idle start-ups slow everything else down)."""
+        if not self.cfg.extract:
+            return None
+        with self._cond:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=LANDING_WORKERS, mp_context=get_context("spawn"))
+                self._pool.submit(int)
+            return self._pool
+
+    def _worker(self) -> None:
         while (task := self._take()) is not None:
             job, mirror = task
             lease = Lease(mirror)
             handed_off = False
             try:
-                handed_off = self._attempt(job, lease, extractor)
+                handed_off = self._attempt(job, lease)
             except Exception as exc:  # a bug in one attempt must not stop the other workers
                 log.exception("unexpected error for %s", job.product.product_id)
                 self._retry(job, mirror, f"{type(exc).__name__}: {exc}", mirror_fault=False)
@@ -289,7 +296,7 @@ class Scheduler:
                 self._downloads -= 1
                 self._cond.notify_all()
 
-    def _attempt(self, job: Job, lease: Lease, extractor: ProcessPoolExecutor | None) -> bool:
+    def _attempt(self, job: Job, lease: Lease) -> bool:
         """Download and verify; True when the archive was handed to a landing thread."""
         mirror = lease.mirror
         pid = job.product.product_id
@@ -327,6 +334,7 @@ class Scheduler:
                 self.state.transition(pid, EXTRACTING, mirror=name)  # checked file by file: landing is left
                 self._landers.submit(self._finish_files, job, mirror, fetched)
                 return True
+            extractor = self._extractor()
             size = fetch(
                 mirror.catalogue.session,
                 offer.url,
