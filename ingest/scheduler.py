@@ -151,6 +151,8 @@ class Scheduler:
         if self.progress is not None:
             self._overall = self.progress.add_task("products", total=len(self._queue))
         threading.Thread(target=warm_product_rows, args=(queued,), name="grid", daemon=True).start()
+        if self.settings.bands == "all":
+            self._extractor()  # every product is an archive: its processes start while the first transfers run
         self._landers = ThreadPoolExecutor(max_workers=LANDING_WORKERS, thread_name_prefix="landing")
         try:
             workers = [
@@ -259,9 +261,9 @@ class Scheduler:
 
     # -- doing work ---------------------------------------------------------------------------------
     def _extractor(self) -> ProcessPoolExecutor | None:
-        """The extraction processes (None when archives are kept as zips), started on the first call: when
-        the first archive transfer starts, so they are up by the time it is verified. A run that fetches
-        only single files never starts them (on two cores, idle start-ups slow everything else down)."""
+        """The extraction processes (None when archives are kept as zips), started on the first call: at the
+        start of a ``bands: all`` run, else when the first archive transfer starts. A run that fetches only
+        single files never starts them (on two cores, idle start-ups slow everything else down)."""
         if not self.cfg.extract:
             return None
         with self._cond:
