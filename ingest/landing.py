@@ -77,6 +77,14 @@ def _epsg(tile: str | None) -> int | None:
         return None
 
 
+def warm_product_rows(products: list[Product]) -> None:
+    """Build (and drop) a first row now: the first :func:`product_rows` reads the tiling grid and makes
+    pyarrow import pandas for time-zone-aware timestamps, seconds on a busy machine. A run calls this on a
+    background thread while its transfers go on, so its final commit does not wait for them."""
+    for product in products[:1]:
+        product_rows([ProductState(product, "queued", None, 0, None, None)])
+
+
 def product_rows(states: list[ProductState]) -> pa.Table:
     """Rows of the ``products`` table for products that landed or failed."""
     now = datetime.now(UTC)
@@ -107,6 +115,9 @@ def product_rows(states: list[ProductState]) -> pa.Table:
                 "status": state.status,
                 "status_reason": state.reason or "",
                 "patch_count": None,
+                "fetched": state.fetched,
+                "fetched_files": state.fetched_files,
+                "fetched_bytes": state.fetched_bytes,
                 "ingestion_time": now,
             }
         )

@@ -25,6 +25,9 @@ class Offer:
     checksum: str | None = None
     checksum_algorithm: str | None = None  # MD5, SHA3-256 or BLAKE3
     online: bool = True
+    #: Per-file download URLs by path below the SAFE root (STAC items list them as assets); OData mirrors
+    #: build theirs from the ``Nodes(...)`` path instead.
+    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -15,6 +15,9 @@ Choices, and why:
   verification or extraction (a member's CRC) finds it; a partial extraction is removed with it.
 * A transfer that sends more than declared, stalls or overruns its deadline (:mod:`ingest.transfer`)
   is a mirror fault like a dropped connection: retried, and it counts towards benching the mirror.
+* With ``bands: patches`` (the default) an L2A product whose mirror gives single files is fetched file
+  by file (:mod:`ingest.band_download`) instead of whole: the same connection slot, retries and
+  benching, each file checked against ``manifest.safe``, and landed only when all are there.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from ingest.band_download import FetchedFiles, FileFetcher, NoFileAccess
 from ingest.catalogues import Catalogue, open_catalogue
 from ingest.extract import UnsafeArchive, extract_archive
-from ingest.landing import known_products, land_tree, upsert_products
+from ingest.landing import known_products, land_tree, upsert_products, warm_product_rows
 from ingest.products import Offer, Product
 from ingest.state import DOWNLOADING, EXTRACTING, FAILED, LANDED, QUEUED, VERIFYING, StateStore
 from ingest.transfer import Gone, Offline, Throttled, TransferLimits, fetch
@@ -50,6 +54,8 @@ IDLE_WAIT_SECONDS = 0.5
 THROTTLES_PER_ATTEMPT = 10
 #: Archives extracted at once (processes), while downloads go on.
 LANDING_WORKERS = 2
+#: What a landed product's row records: ("all" or "patches", files, bytes).
+Fetched = tuple[str, int | None, int]
 
 
 @dataclass
@@ -82,6 +88,7 @@ class Job:
     first_offline: float | None = None
     failures: dict[str, int] = field(default_factory=dict)  # mirror -> failures of this product there
     excluded: set[str] = field(default_factory=set)  # mirrors that cannot serve this product
+    whole: set[str] = field(default_factory=set)  # mirrors that do not serve this product's files one by one
     last_reason: str | None = None
     throttled: int = 0
 
@@ -112,6 +119,7 @@ class Scheduler:
         self.parts = state_dir(warehouse) / "downloads"
         self.parts.mkdir(parents=True, exist_ok=True)
         self.staging = state_dir(warehouse) / "staging"
+        self.bands = state_dir(warehouse) / "bands"  # partial SAFEs of band-level downloads, kept to resume
         configured = mirrors if mirrors is not None else settings.mirrors
         ranks = ranks or {}
         self.mirrors: dict[str, MirrorState] = {}
@@ -129,6 +137,7 @@ class Scheduler:
         self._overall: int | None = None
         self._first_transfer = 0.0
         self._last_transfer = 0.0
+        self._pool: ProcessPoolExecutor | None = None  # extraction processes, started with the first archive
 
     # -- public -----------------------------------------------------------------------------------
     def run(self, products: list[Product]) -> GetReport:
@@ -141,17 +150,13 @@ class Scheduler:
         self._queue.sort(key=lambda j: (-len(j.product.offers), j.product.product_id))
         if self.progress is not None:
             self._overall = self.progress.add_task("products", total=len(self._queue))
-        extractor = (
-            ProcessPoolExecutor(max_workers=LANDING_WORKERS, mp_context=get_context("spawn"))
-            if self.cfg.extract
-            else None
-        )
-        if extractor is not None:
-            extractor.submit(int)  # start the worker processes now, while the first transfers run
+        threading.Thread(target=warm_product_rows, args=(queued,), name="grid", daemon=True).start()
+        if self.settings.bands == "all":
+            self._extractor()  # every product is an archive: its processes start while the first transfers run
         self._landers = ThreadPoolExecutor(max_workers=LANDING_WORKERS, thread_name_prefix="landing")
         try:
             workers = [
-                threading.Thread(target=self._worker, args=(extractor,), name=f"ingest-{i}", daemon=True)
+                threading.Thread(target=self._worker, name=f"ingest-{i}", daemon=True)
                 # One more than the connections: a worker verifying an archive holds no connection.
                 for i in range(min(self.cfg.max_connections + 1, max(1, len(self._queue))))
             ]
@@ -161,8 +166,8 @@ class Scheduler:
                 w.join()
         finally:
             self._landers.shutdown(wait=True)
-            if extractor is not None:
-                extractor.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
             for mirror in self.mirrors.values():
                 mirror.catalogue.close()
         # Rows for what this run did, plus products a killed run landed but never wrote to the table;
@@ -197,10 +202,24 @@ class Scheduler:
         found = []
         for name, offer in job.product.offers.items():
             mirror = self.mirrors.get(name)
-            if mirror is None or name in job.excluded or not offer.url:
+            if mirror is None or name in job.excluded:
                 continue
-            found.append(mirror)
+            if offer.url or self._by_files(job, mirror, offer):
+                found.append(mirror)
         return found
+
+    def _by_files(self, job: Job, mirror: MirrorState, offer: Offer) -> bool:
+        """Whether to fetch the patch job's files only: ``bands: patches``, an L2A product (the level the
+        patch job reads) and a mirror that gives this product's files one by one."""
+        product = job.product
+        parts = ProductName.parse(product.product_id)
+        return (
+            self.settings.bands == "patches"
+            and mirror.settings.name not in job.whole
+            and parts is not None
+            and parts.level == "L2A"
+            and bool(mirror.catalogue.file_url(offer, product.name, "manifest.safe"))
+        )
 
     def _take(self) -> tuple[Job, MirrorState] | None:
         """Next (product, mirror) pair, waiting while everything is busy; None when all work is done."""
@@ -241,13 +260,25 @@ class Scheduler:
         return "no configured mirror offers a download for it"
 
     # -- doing work ---------------------------------------------------------------------------------
-    def _worker(self, extractor: ProcessPoolExecutor | None) -> None:
+    def _extractor(self) -> ProcessPoolExecutor | None:
+        """The extraction processes (None when archives are kept as zips), started on the first call: at the
+        start of a ``bands: all`` run, else when the first archive transfer starts. A run that fetches only
+        single files never starts them (on two cores, idle start-ups slow everything else down)."""
+        if not self.cfg.extract:
+            return None
+        with self._cond:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=LANDING_WORKERS, mp_context=get_context("spawn"))
+                self._pool.submit(int)
+            return self._pool
+
+    def _worker(self) -> None:
         while (task := self._take()) is not None:
             job, mirror = task
             lease = Lease(mirror)
             handed_off = False
             try:
-                handed_off = self._attempt(job, lease, extractor)
+                handed_off = self._attempt(job, lease)
             except Exception as exc:  # a bug in one attempt must not stop the other workers
                 log.exception("unexpected error for %s", job.product.product_id)
                 self._retry(job, mirror, f"{type(exc).__name__}: {exc}", mirror_fault=False)
@@ -267,7 +298,7 @@ class Scheduler:
                 self._downloads -= 1
                 self._cond.notify_all()
 
-    def _attempt(self, job: Job, lease: Lease, extractor: ProcessPoolExecutor | None) -> bool:
+    def _attempt(self, job: Job, lease: Lease) -> bool:
         """Download and verify; True when the archive was handed to a landing thread."""
         mirror = lease.mirror
         pid = job.product.product_id
@@ -283,10 +314,29 @@ class Scheduler:
                 self.state.save_product(job.product)  # the products table row shows them
             if job.first_offline is not None and not mirror.catalogue.is_online(offer):
                 raise Offline("still in the long-term archive")
+            by_files = self._by_files(job, mirror, offer)
             if self.progress is not None:
-                task = self.progress.add_task(f"{pid[:44]} @ {name}", total=offer.size or None)
+                task = self.progress.add_task(f"{pid[:44]} @ {name}", total=None if by_files else offer.size or None)
             with self._cond:
                 self._first_transfer = self._first_transfer or time.monotonic()
+            if by_files:
+                fetched = FileFetcher(
+                    mirror.catalogue,
+                    offer,
+                    pid,
+                    inside(self.bands, pid),
+                    self.cfg.timeout_seconds,
+                    self.cfg.chunk_bytes,
+                    self._limits,
+                    self._bytes_callback(task),
+                ).run()
+                self._release(lease)
+                with self._cond:
+                    self._last_transfer = time.monotonic()
+                self.state.transition(pid, EXTRACTING, mirror=name)  # checked file by file: landing is left
+                self._landers.submit(self._finish_files, job, mirror, fetched)
+                return True
+            extractor = self._extractor()
             size = fetch(
                 mirror.catalogue.session,
                 offer.url,
@@ -307,7 +357,7 @@ class Scheduler:
                 part.unlink(missing_ok=True)  # never resume from corrupt bytes
                 raise
             self.state.transition(pid, EXTRACTING, mirror=name)
-            self._landers.submit(self._finish, job, mirror, part, size, extractor)
+            self._landers.submit(self._finish_archive, job, mirror, part, size, extractor)
             return True
         except Throttled as exc:
             with self._cond:
@@ -327,6 +377,10 @@ class Scheduler:
             job.not_before = now + self.cfg.lta_poll_seconds
             self._requeue(job, f"{name}: {exc.what}")
             return False
+        except NoFileAccess as exc:  # e.g. a DHuS without the Nodes API: the archive, right away
+            job.whole.add(name)
+            self._requeue(job, f"{name}: {exc.what}; fetching the whole archive")
+            return False
         except Gone as exc:
             job.excluded.add(name)
             self._retry(job, mirror, f"{name}: {exc.what}", mirror_fault=False)
@@ -334,7 +388,7 @@ class Scheduler:
         except DownloadError as exc:  # a dropped, short, oversize, stalled or corrupt transfer
             self._retry(job, mirror, f"{name}: {exc.what}", mirror_fault=True)
             return False
-        except S2LakeError as exc:  # e.g. the token endpoint refused the credentials
+        except S2LakeError as exc:  # e.g. the token endpoint refused the credentials, or unusable metadata
             job.excluded.add(name)
             self._retry(job, mirror, f"{name}: {exc.message}", mirror_fault=True)
             return False
@@ -342,14 +396,32 @@ class Scheduler:
             if task is not None:
                 self.progress.remove_task(task)
 
-    def _finish(
+    def _finish_archive(
         self, job: Job, mirror: MirrorState, part: Path, size: int, extractor: ProcessPoolExecutor | None
     ) -> None:
         """Extract and land a verified archive (on a landing thread, so downloads go on meanwhile)."""
+
+        def land() -> tuple[str, Fetched]:
+            members = _member_count(part)
+            return self._land(job.product.product_id, part, extractor), ("all", members, size)
+
+        self._finish(job, mirror, land)
+
+    def _finish_files(self, job: Job, mirror: MirrorState, fetched: FetchedFiles) -> None:
+        """Land a partial SAFE whose every file matched ``manifest.safe`` (one rename on a local warehouse);
+        if that fails, the checked files stay staged for the next attempt."""
+
+        def land() -> tuple[str, Fetched]:
+            storage = land_tree(self.warehouse, fetched.folder, job.product.name)
+            return storage, ("patches", fetched.files, fetched.bytes)
+
+        self._finish(job, mirror, land)
+
+    def _finish(self, job: Job, mirror: MirrorState, land: Callable[[], tuple[str, Fetched]]) -> None:
         pid = job.product.product_id
         name = mirror.settings.name
         try:
-            storage = self._land(pid, part, extractor)
+            storage, fetched = land()
         except UnsafeArchive as exc:
             job.excluded.add(name)
             self._retry(job, mirror, f"{name}: {exc.what}", mirror_fault=False)
@@ -370,13 +442,18 @@ class Scheduler:
             with self._cond:
                 self._in_flight -= 1
                 self._cond.notify_all()
-        self.state.transition(pid, LANDED, mirror=name, storage_path=storage)
+        self._landed(job, mirror, storage, fetched)
+
+    def _landed(self, job: Job, mirror: MirrorState, storage: str, fetched: Fetched) -> None:
+        pid = job.product.product_id
+        self.state.transition(pid, LANDED, mirror=mirror.settings.name, storage_path=storage, fetched=fetched)
         for leftover in self.parts.glob(f"{pid}.*.part"):
             leftover.unlink(missing_ok=True)
+        shutil.rmtree(inside(self.bands, pid), ignore_errors=True)
         with self._cond:
             mirror.consecutive_failures = 0
             self._report.landed.append(pid)
-            self._report.bytes += size
+            self._report.bytes += fetched[2]
         self._advance()
 
     def _land(self, pid: str, part: Path, extractor: ProcessPoolExecutor | None) -> str:
@@ -445,6 +522,18 @@ class Scheduler:
         self.state.transition(job.product.product_id, FAILED, reason=reason, attempt=attempt)
         self._report.failed[job.product.product_id] = reason
         self._advance()
+
+
+def _member_count(archive: Path) -> int | None:
+    """Files in a verified zip (its central directory only), for the ``products`` table; None when it
+    cannot be read (extraction then says why)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as members:
+            return sum(1 for info in members.infolist() if not info.is_dir())
+    except (zipfile.BadZipFile, OSError):
+        return None
 
 
 def state_dir(warehouse: Warehouse) -> Path:

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT
 );
 """
+#: Columns added after the first release: a state file written before them gets them when opened.
+_ADDED_COLUMNS = {"fetched": "TEXT", "fetched_files": "INTEGER", "fetched_bytes": "INTEGER"}
+_COLUMNS = "payload, status, reason, attempts, mirror, storage_path, fetched, fetched_files, fetched_bytes"
 
 
 @dataclass
@@ -54,6 +57,9 @@ class ProductState:
     attempts: int
     mirror: str | None
     storage_path: str | None
+    fetched: str | None = None  # "all" (the archive) or "patches" (the files the patch job reads)
+    fetched_files: int | None = None
+    fetched_bytes: int | None = None
 
 
 class StateStore:
@@ -67,6 +73,10 @@ class StateStore:
         # loss may drop the last transitions, which then are simply redone).
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(products)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE products ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -75,7 +85,7 @@ class StateStore:
     def get(self, product_id: str) -> ProductState | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT payload, status, reason, attempts, mirror, storage_path FROM products WHERE product_id = ?",
+                f"SELECT {_COLUMNS} FROM products WHERE product_id = ?",
                 (product_id,),
             ).fetchone()
         if row is None:
@@ -84,9 +94,7 @@ class StateStore:
 
     def all(self) -> list[ProductState]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT payload, status, reason, attempts, mirror, storage_path FROM products ORDER BY product_id"
-            ).fetchall()
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM products ORDER BY product_id").fetchall()
         return [ProductState(Product.from_json(json.loads(r[0])), *r[1:]) for r in rows]
 
     def enqueue(self, products: list[Product]) -> list[Product]:
@@ -134,12 +142,17 @@ class StateStore:
         reason: str | None = None,
         storage_path: str | None = None,
         attempt: bool = False,
+        fetched: tuple[str, int | None, int] | None = None,
     ) -> None:
+        """Record a new status; ``fetched`` (what, files, bytes) when a product lands."""
+        what, files, size = fetched or (None, None, None)
         with self._lock, self._db:
             self._db.execute(
                 "UPDATE products SET status = ?, reason = ?, mirror = COALESCE(?, mirror), "
-                "storage_path = COALESCE(?, storage_path), attempts = attempts + ?, updated = ? WHERE product_id = ?",
-                (status, reason, mirror, storage_path, 1 if attempt else 0, time.time(), product_id),
+                "storage_path = COALESCE(?, storage_path), attempts = attempts + ?, updated = ?, "
+                "fetched = COALESCE(?, fetched), fetched_files = COALESCE(?, fetched_files), "
+                "fetched_bytes = COALESCE(?, fetched_bytes) WHERE product_id = ?",
+                (status, reason, mirror, storage_path, 1 if attempt else 0, time.time(), what, files, size, product_id),
             )
             self._db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?)", (time.time(), product_id, status, mirror, reason)

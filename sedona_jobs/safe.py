@@ -32,7 +32,7 @@ from lxml import etree
 from s2lake.archive_limits import ArchiveLimits, open_archive, read_member
 from s2lake.errors import ProductError
 from s2lake.product_names import GRAMMAR, ProductName
-from s2lake.sentinel2 import ALL_LAYERS, BANDS, TILE_PIXELS
+from s2lake.sentinel2 import ALL_LAYERS, BANDS, BANDS_BY_NAME, TILE_PIXELS
 from sedona_jobs.manifest import verify_product
 from sedona_jobs.product_paths import refuse_escaping_links, refuse_escaping_path
 
@@ -351,23 +351,41 @@ def _granule_dir(meta: ProductMetadata) -> str:
     return "/".join(parts[:2])
 
 
-def _band_files(meta: ProductMetadata, source: _Folder | _Zip) -> dict[str, tuple[BandFile, str]]:
-    """Pick each layer at its native resolution from the IMAGE_FILE list; every one must exist."""
+def native_band_files(meta: ProductMetadata, where: str) -> dict[str, str]:
+    """Each layer the patch job reads (:data:`~s2lake.sentinel2.ALL_LAYERS`) -> its file at its native
+    resolution, relative to the SAFE root, picked from the IMAGE_FILE list; every layer must be listed."""
     listed: dict[tuple[str, int], str] = {}
     for entry in meta.image_files:
         match = IMAGE_FILE_BAND.search(entry)
         if match:
             listed[(match["band"], int(match["res"]))] = entry
-    bands: dict[str, tuple[BandFile, str]] = {}
+    files: dict[str, str] = {}
     for layer in ALL_LAYERS:
         entry = listed.get((layer.name, layer.resolution))
         if entry is None:
             raise ProductError(
                 f"band {layer.name} at {layer.resolution} m is not listed in the product's IMAGE_FILE list",
-                where=source.where("MTD_MSIL2A.xml"),
+                where=where,
                 fix="the metadata file is incomplete or not from an L2A product: download the product again",
             )
-        rel = entry if entry.endswith(".jp2") else f"{entry}.jp2"
+        files[layer.name] = entry if entry.endswith(".jp2") else f"{entry}.jp2"
+    return files
+
+
+def files_read(meta: ProductMetadata, where: str) -> list[str]:
+    """Every file :func:`open_product` and the patch job read, relative to the SAFE root: the product and
+    tile metadata and the bands at their native resolution (``manifest.safe``, which lists their
+    checksums, aside). Band-level downloads fetch exactly these, so a partial SAFE reads like a full one."""
+    for entry in meta.image_files:
+        refuse_escaping_path(entry, where)
+    return ["MTD_MSIL2A.xml", f"{_granule_dir(meta)}/MTD_TL.xml", *native_band_files(meta, where).values()]
+
+
+def _band_files(meta: ProductMetadata, source: _Folder | _Zip) -> dict[str, tuple[BandFile, str]]:
+    """Pick each layer at its native resolution from the IMAGE_FILE list; every one must exist."""
+    bands: dict[str, tuple[BandFile, str]] = {}
+    for name, rel in native_band_files(meta, source.where("MTD_MSIL2A.xml")).items():
+        layer = BANDS_BY_NAME[name]
         if not source.exists(rel):
             raise ProductError(
                 f"band file of {layer.name} is missing",

@@ -101,6 +101,11 @@ class Catalogue(ABC):
         """Whether an offline product's retrieval finished; default: ask by downloading again."""
         return True
 
+    def file_url(self, offer: Offer, product_name: str, rel: str) -> str | None:
+        """URL of one file of the product (``rel`` below the SAFE root), or None when the mirror offers
+        no per-file access to it; default: none."""
+        return None
+
     def prepare(self, offer: Offer) -> Offer:
         """Last-minute details of an offer before download (checksum, online flag); default: as found."""
         return offer

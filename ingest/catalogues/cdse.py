@@ -206,6 +206,12 @@ class CdseCatalogue(Catalogue):
             offers={self.name: offer},
         )
 
+    def file_url(self, offer: Offer, product_name: str, rel: str) -> str:
+        """``…/Products(<Id>)/Nodes(<name>.SAFE)/Nodes(GRANULE)/…/Nodes(<file>)/$value``: CDSE's per-file
+        access (OData documentation, "Product download" of single files), on the download host."""
+        nodes = "/".join(f"Nodes({part})" for part in [product_name, *rel.split("/")])
+        return f"{self.download_root}/Products({offer.remote_id})/{nodes}/$value"
+
     def count_all(self, level: str) -> int:
         filt = f"Collection/Name eq '{self.collection}' and " + _attribute(
             "String", "productType", "eq", f"'{PRODUCT_TYPES[level]}'"

@@ -129,6 +129,12 @@ class DhusCatalogue(Catalogue):
             online=bool(info.get("Online", True)),
         )
 
+    def file_url(self, offer: Offer, product_name: str, rel: str) -> str:
+        """``…/odata/v1/Products('<uuid>')/Nodes('<name>.SAFE')/Nodes('GRANULE')/…/$value``: DHuS's
+        per-file access (keys quoted, unlike CDSE's)."""
+        nodes = "/".join(f"Nodes('{part}')" for part in [product_name, *rel.split("/")])
+        return f"{self.api_url}odata/v1/Products('{offer.remote_id}')/{nodes}/$value"
+
     def is_online(self, offer: Offer) -> bool:
         """Poll DHuS's Online flag, so waiting for the long-term archive does not trigger it again."""
         self.limiter.wait()

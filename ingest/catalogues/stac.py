@@ -22,6 +22,7 @@ from shapely.geometry import mapping, shape
 from ingest.catalogues.base import Catalogue, SearchQuery
 from ingest.products import Offer, Product
 from s2lake.errors import CatalogueError
+from s2lake.product_names import strip_suffixes
 
 #: Multihash function codes (https://github.com/multiformats/multicodec) of the checksums we verify.
 MULTIHASH_CODES = {0xD5: "MD5", 0x16: "SHA3-256", 0x1E: "BLAKE3", 0x12: "SHA2-256"}
@@ -73,6 +74,27 @@ def _archive_asset(assets: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _http_href(asset: dict[str, Any]) -> str | None:
+    """The asset's HTTP address: its href, or its ``alternate`` https one (CDSE STAC gives s3:// hrefs
+    with the OData ``Nodes(...)`` URL as ``alternate.https.href``)."""
+    for href in (asset.get("href"), (asset.get("alternate") or {}).get("https", {}).get("href")):
+        if isinstance(href, str) and href.startswith(("https://", "http://")):
+            return href
+    return None
+
+
+def file_assets(assets: dict[str, Any], safe_name: str) -> dict[str, str]:
+    """Per-file URLs by path below the SAFE root, from assets whose ``file:local_path`` lies in the SAFE
+    (CDSE STAC 1.1: every band, ``MTD_MSIL2A.xml``, ``MTD_TL.xml``, ``manifest.safe``)."""
+    files = {}
+    for asset in assets.values():
+        local = asset.get("file:local_path") or ""
+        href = _http_href(asset)
+        if href and local.startswith(f"{safe_name}/"):
+            files[local.removeprefix(f"{safe_name}/")] = href
+    return files
+
+
 class StacCatalogue(Catalogue):
     def _client(self):
         from pystac_client import Client
@@ -120,6 +142,7 @@ class StacCatalogue(Catalogue):
             size=int(asset["file:size"]) if asset.get("file:size") else None,
             checksum=checksum[0] if checksum else None,
             checksum_algorithm=checksum[1] if checksum else None,
+            files=file_assets(item.get("assets", {}), f"{strip_suffixes(name)}.SAFE"),
         )
         when = props.get("datetime") or props.get("start_datetime")
         return Product.from_name(
@@ -130,6 +153,9 @@ class StacCatalogue(Catalogue):
             footprint_wkt=shape(item["geometry"]).wkt if item.get("geometry") else None,
             offers={self.name: offer},
         )
+
+    def file_url(self, offer: Offer, product_name: str, rel: str) -> str | None:
+        return offer.files.get(rel)
 
     def count_all(self, level: str) -> int:
         self.limiter.wait()

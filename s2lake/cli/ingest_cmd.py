@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,30 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout ins
 MirrorFlag = Annotated[
     list[str] | None, typer.Option("--mirror", "-m", help="Use only this configured mirror (repeatable).")
 ]
+
+
+class Bands(StrEnum):
+    """``--bands``: the values of ``ingest.bands``."""
+
+    patches = "patches"
+    all = "all"
+
+
+BandsFlag = Annotated[
+    Bands | None,
+    typer.Option(
+        "--bands",
+        help=(
+            "patches: only the files `patches build` reads of L2A products (per-file access, each checked "
+            "against manifest.safe); all: whole archives. Default: ingest.bands (patches)."
+        ),
+    ),
+]
+
+
+def _with_bands(settings: Any, bands: Bands | None) -> Any:
+    """The ingest settings with ``--bands`` applied (the flag wins over the file)."""
+    return settings if bands is None else settings.model_copy(update={"bands": bands.value})
 
 
 def _mirrors(ctx: typer.Context, names: list[str] | None) -> list:
@@ -231,6 +256,7 @@ def get(
     ctx: typer.Context,
     products_file: Annotated[Path, typer.Argument(help="Product list from `search` or `select`.")],
     mirror: MirrorFlag = None,
+    bands: BandsFlag = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Download, verify, extract and land products (resumes a killed run where it stopped)."""
@@ -246,7 +272,11 @@ def get(
     # The same lock as `ingest run`: both land products and share the scheduler state.
     with run_lock(app_ctx.warehouse), progress(transfer=True) as bars:
         scheduler = Scheduler(
-            app_ctx.settings.ingest, app_ctx.warehouse, latest_ranks(app_ctx.warehouse), bars, mirrors
+            _with_bands(app_ctx.settings.ingest, bands),
+            app_ctx.warehouse,
+            latest_ranks(app_ctx.warehouse),
+            bars,
+            mirrors,
         )
         report = scheduler.run(products)
     if as_json:
@@ -272,6 +302,7 @@ def get(
 def run(
     ctx: typer.Context,
     job_file: Annotated[Path, typer.Option("--config", "-j", help="Job file (YAML): aoi, dates, selection.")],
+    bands: BandsFlag = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Search → select → get → land, incrementally; exit 0 ok, 1 partial, 2 usage, 3 locked, 4 failed."""
@@ -282,7 +313,7 @@ def run(
     job = load_job(job_file)
     app_ctx.warehouse.ensure_writable()
     with progress(transfer=True) as bars:
-        report = run_job(job, app_ctx.settings.ingest, app_ctx.warehouse, bars)
+        report = run_job(job, _with_bands(app_ctx.settings.ingest, bands), app_ctx.warehouse, bars)
     summary = report.as_dict()
     if as_json:
         typer.echo(json.dumps(summary))

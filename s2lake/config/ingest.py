@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from s2lake.archive_limits import ArchiveLimits
 
 Protocol = Literal["dhus", "cdse_odata", "stac"]
+#: What ``ingest get`` fetches of an L2A product: the files the patch job reads, or the whole archive.
+Bands = Literal["patches", "all"]
 
 #: Download hosts a provider hands requests on to, by the host of the mirror's ``url``: they receive the
 #: mirror's credentials like the mirror itself. CDSE answers ``catalogue…/odata/v1/Products(<Id>)/$value``
@@ -156,6 +158,14 @@ class IngestSettings(BaseModel):
     mirrors: list[MirrorSettings] = Field(default_factory=list, description="Catalogues, tried concurrently.")
     level: Literal["L1C", "L2A"] = "L2A"
     max_cloud: float = Field(100.0, ge=0, le=100)
+    bands: Bands = Field(
+        "patches",
+        description=(
+            "patches: fetch only the files `patches build` reads of an L2A product (metadata, manifest.safe, "
+            "12 bands at native resolution, SCL at 20 m) through the mirror's per-file access; all: the whole "
+            "archive. L1C products and mirrors without per-file access always give the whole archive."
+        ),
+    )
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     archive_limits: ArchiveLimits = Field(default_factory=ArchiveLimits, description="Zip bomb limits on downloads.")
     rank_weights: RankWeights = Field(default_factory=RankWeights)

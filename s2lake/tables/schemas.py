@@ -93,6 +93,9 @@ PRODUCTS = TableSpec(
                 pa.timestamp("us", tz="UTC"),
                 "When the row was last written (UTC)",
             ),
+            col("fetched", pa.string(), "What ingest fetched: all (the archive) or patches (the files patches read)"),
+            col("fetched_files", pa.int32(), "Files landed by ingest (archive members, or the patch job's files)"),
+            col("fetched_bytes", pa.int64(), "Bytes of the files ingest landed (archive size for whole products)"),
         ]
     ),
 )

@@ -100,7 +100,7 @@ class TableStore:
         """The table as it is now, the read version of the next commit; created empty when missing."""
         table = self.open(spec.name)
         if table is not None:
-            return table
+            return self._with_new_columns(table, spec)
         return DeltaTable.create(
             self.uri(spec.name),
             spec.schema,
@@ -110,6 +110,22 @@ class TableStore:
             description=spec.description,
             storage_options=self.warehouse.storage_options(),
         )
+
+    def _with_new_columns(self, table: DeltaTable, spec: TableSpec) -> DeltaTable:
+        """Add the (nullable) columns ``spec`` has gained since the table was created, in one commit, so
+        a warehouse written by an older s2lake takes the new rows; existing rows read them as null."""
+        present = set(table.schema().to_arrow().names)
+        added = [f for f in spec.schema if f.name not in present]
+        if not added:
+            return table
+        from deltalake import Schema
+
+        fields = Schema.from_arrow(pa.schema(added)).fields
+        self.committing(
+            table, spec.name, lambda properties: table.alter.add_columns(fields, commit_properties=properties)
+        )
+        log.info("table %s: added columns %s", spec.name, ", ".join(f.name for f in added))
+        return self.open(spec.name) or table
 
     def commit_properties(self, table: DeltaTable, name: str) -> CommitProperties:
         """The application transaction that makes concurrent s2lake commits to ``name`` conflict."""

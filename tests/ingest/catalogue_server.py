@@ -8,6 +8,16 @@ put in; without the shared data a minimal structure of the same shape is used.
 Downloads serve real small SAFE-like zips, with per-connection bandwidth caps, a connection limit and
 fault injection (see :class:`Faults`). ``stats`` records what was served so tests can check that no
 product was transferred twice to completion.
+
+Products made from a SAFE folder (:func:`product_from_safe`, e.g. one the synthesiser wrote) also serve
+single files the way the real services document it, under the same auth checks, limits and faults
+(a file's faults and counters are keyed ``<product>/<path below the SAFE>``):
+
+* CDSE OData: ``/odata/v1/Products(<Id>)/Nodes(<name>.SAFE)/Nodes(GRANULE)/…/Nodes(<file>)/$value``,
+  redirected from the catalogue host to the download host like ``$value``;
+* DHuS OData: ``/dhus/odata/v1/Products('<uuid>')/Nodes('<name>.SAFE')/…/Nodes('<file>')/$value``;
+* STAC: every file of the SAFE as an item asset (``file:local_path``, an s3 ``href`` and the OData
+  ``Nodes`` URL as ``alternate.https.href``, as CDSE STAC 1.1 items have them).
 """
 
 from __future__ import annotations
@@ -45,6 +55,9 @@ CDSE_STAC_ITEM = (
 
 
 DHUS_VALUE = r"/dhus/odata/v1/Products\('([^']+)'\)/\$value"
+#: Per-file paths: the product key, then one ``Nodes(...)`` per path part (DHuS quotes keys, CDSE does not).
+DHUS_NODES = r"/dhus/odata/v1/Products\('([^']+)'\)/((?:Nodes\('[^'/]+'\)/)+)\$value"
+CDSE_NODES = r"/odata/v1/Products\(([^)]+)\)/((?:Nodes\([^()/]+\)/)+)\$value"
 DHUS_ODATA = r"/dhus/odata/v1/Products\('([^']+)'\)(/\$value|/Online/\$value|/Attributes\('Filename'\)/Value/\$value)?"
 
 
@@ -61,6 +74,21 @@ class FakeProduct:
     online: bool = True
     lta_polls: int = 1  # Online checks answered false after the retrieval was triggered
     lta_triggered: bool = False
+    safe: Path | None = None  # the SAFE folder the product was zipped from: its files are served one by one
+
+    def file(self, nodes: list[str]) -> tuple[str, bytes] | None:
+        """(path below the SAFE, bytes) of the file a ``Nodes(...)`` chain names, or None when there is none."""
+        if self.safe is None or len(nodes) < 2 or nodes[0] != f"{self.name}.SAFE" or ".." in nodes:
+            return None
+        rel = "/".join(nodes[1:])
+        path = self.safe / rel
+        return (rel, path.read_bytes()) if path.is_file() else None
+
+    def files(self) -> list[str]:
+        """Every file of the SAFE, relative to it."""
+        if self.safe is None:
+            return []
+        return sorted(str(p.relative_to(self.safe)) for p in self.safe.rglob("*") if p.is_file())
 
     @property
     def md5(self) -> str:
@@ -182,6 +210,7 @@ def product_from_safe(safe: Path, cloud: float = 10.0) -> FakeProduct:
         cloud=cloud,
         footprint_wkt=box(10, 50, 11.4, 51).wkt,
         data=buf.getvalue(),
+        safe=safe,
     )
 
 
@@ -437,8 +466,28 @@ def _stac_item(p: FakeProduct, base: str, oidc: bool) -> dict:
         asset["auth:refs"] = ["oidc"]
     else:
         asset.pop("auth:refs", None)
-    item["assets"] = {"Product": asset}
+    item["assets"] = {"Product": asset, **_stac_file_assets(p, base.removesuffix("stac/"), oidc)}
     return item
+
+
+def _stac_file_assets(p: FakeProduct, root: str, oidc: bool) -> dict:
+    """One asset per file of the SAFE, shaped like CDSE STAC 1.1's band and metadata assets: an s3 ``href``
+    (not HTTP: clients must take the alternate), the OData ``Nodes`` URL as ``alternate.https.href``."""
+    safe = f"{p.name}.SAFE"
+    assets = {}
+    for rel in p.files():
+        nodes = "/".join(f"Nodes({part})" for part in [safe, *rel.split("/")])
+        https = {"href": f"{root}odata/v1/Products({p.uuid})/{nodes}/$value", "alternate:name": "HTTPS"}
+        if oidc:
+            https["auth:refs"] = ["oidc"]
+        assets[rel.replace("/", "_")] = {
+            "href": f"s3://eodata/Sentinel-2/MSI/L2A/{p.sensing:%Y/%m/%d}/{safe}/{rel}",
+            "alternate": {"https": https},
+            "file:local_path": f"{safe}/{rel}",
+            "file:size": (p.safe / rel).stat().st_size,
+            "roles": ["data"],
+        }
+    return assets
 
 
 # -- the server -------------------------------------------------------------------------------------
@@ -667,6 +716,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/dhus/search":
             self._count("search")
             return self._dhus_search(query)
+        if nodes := re.fullmatch(DHUS_NODES, path):
+            product = self.owner.products.get(nodes[1])
+            return self._serve_node(product, re.findall(r"Nodes\('([^']+)'\)", nodes[2]))
         match = re.fullmatch(DHUS_ODATA, path)
         if not match or match[1] not in self.owner.products:
             return self._status(404, text="not found")
@@ -743,7 +795,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/odata/v1/Products":
             self._count("search")
             return self._cdse_search(query)
-        match = re.fullmatch(r"/odata/v1/Products\(([^)]+)\)/\$value", path)
+        match = re.fullmatch(r"/odata/v1/Products\(([^)]+)\)/\$value", path) or re.fullmatch(CDSE_NODES, path)
         if not match or match[1] not in self.owner.products:
             return self._status(404, text="not found")
         product = self.owner.products[match[1]]
@@ -752,13 +804,13 @@ class _Handler(BaseHTTPRequestHandler):
             # (here 127.0.0.1 plays catalogue.dataspace.copernicus.eu and localhost the download host).
             with self.owner.stats.lock:
                 self.owner.stats.auth_headers_on_redirect.append("Authorization" in self.headers)
-            return self._status(
-                301, {"Location": f"{self.owner.download_host}/odata/v1/Products({product.uuid})/$value"}
-            )
+            return self._status(301, {"Location": f"{self.owner.download_host}{self.path}"})
         if refused := self._bearer_refusal(product):
             return self._json({"detail": refused}, 401)
         if not product.online:
             return self._status(202, text="Offline product, retrieval triggered")
+        if match.re.pattern == CDSE_NODES:
+            return self._serve_node(product, re.findall(r"Nodes\(([^()]+)\)", match[2]))
         return self._serve(product)
 
     def _cdse_search(self, query: dict) -> None:
@@ -831,11 +883,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if path == "/stac/conformance":
             return self._json({"conformsTo": ["https://api.stacspec.org/v1.0.0/item-search"]})
-        match = re.fullmatch(r"/odata/v1/Products\(([^)]+)\)/\$value", path)
+        match = re.fullmatch(r"/odata/v1/Products\(([^)]+)\)/\$value", path) or re.fullmatch(CDSE_NODES, path)
         if match and match[1] in self.owner.products:
             product = self.owner.products[match[1]]
             if self.owner.stac_oidc and (refused := self._bearer_refusal(product)):
                 return self._json({"detail": refused}, 401)
+            if match.re.pattern == CDSE_NODES:
+                return self._serve_node(product, re.findall(r"Nodes\(([^()]+)\)", match[2]))
             return self._serve(product)
         if path == "/stac/search":
             body = {k: v[0] for k, v in query.items()}
@@ -872,7 +926,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(result)
 
     # -- downloads ----------------------------------------------------------------------------
-    def _serve(self, product: FakeProduct) -> None:
+    def _serve_node(self, product: FakeProduct | None, nodes: list[str]) -> None:
+        """One file of the product's SAFE (after the face's own auth checks), or 404."""
+        found = product.file(nodes) if product is not None else None
+        if product is None or found is None:
+            return self._status(404, text="no such node")
+        rel, data = found
+        self._count("node")
+        self._serve(product, f"{product.name}/{rel}", data)
+
+    def _serve(self, product: FakeProduct, key: str | None = None, data: bytes | None = None) -> None:
+        """Send the product's archive, or with ``key`` and ``data`` one of its files."""
         owner = self.owner
         if owner._slots is not None and not owner._slots.acquire(blocking=False):
             return self._status(429, {"Retry-After": "1"}, "too many connections")
@@ -880,17 +944,17 @@ class _Handler(BaseHTTPRequestHandler):
             owner.stats.active += 1
             owner.stats.peak_active = max(owner.stats.peak_active, owner.stats.active)
         try:
-            self._serve_bytes(product)
+            self._serve_bytes(key or product.name, product.data if data is None else data)
         finally:
             with owner.stats.lock:
                 owner.stats.active -= 1
             if owner._slots is not None:
                 owner._slots.release()
 
-    def _serve_bytes(self, product: FakeProduct) -> None:
+    def _serve_bytes(self, key: str, data: bytes) -> None:
         owner = self.owner
         self._count("download")
-        fault = owner.faults.take(product.name)
+        fault = owner.faults.take(key)
         if fault == "500":
             return self._status(500, text="Internal Server Error")
         if fault == "429":
@@ -899,10 +963,9 @@ class _Handler(BaseHTTPRequestHandler):
             owner.faults.down = True
             return self._drop()
         if fault == "drip":
-            return self._drip(product.data)
+            return self._drip(data)
         if fault == "oversize":
-            return self._oversize(product.data)
-        data = product.data
+            return self._oversize(data)
         if fault == "corrupt":
             data = bytearray(data)
             middle = len(data) // 2
@@ -915,7 +978,7 @@ class _Handler(BaseHTTPRequestHandler):
         if range_header and fault not in ("corrupt", "truncate"):
             start = int(re.match(r"bytes=(\d+)-", range_header)[1])
             with owner.stats.lock:
-                owner.stats.range_requests[product.name] += 1
+                owner.stats.range_requests[key] += 1
         body = data[start:]
         self.send_response(206 if start else 200)
         self.send_header("Content-Type", "application/zip")
@@ -933,9 +996,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drop()
         with owner.stats.lock:
             if fault == "corrupt":
-                owner.stats.corrupt_sent[product.name] += 1
+                owner.stats.corrupt_sent[key] += 1
             elif fault != "truncate":
-                owner.stats.completed[product.name] += 1
+                owner.stats.completed[key] += 1
 
     def _drip(self, data: bytes) -> None:
         """Announce the whole product, then send one byte every ``drip_seconds`` (a connection kept alive

@@ -1,0 +1,162 @@
+"""Band-level downloads (``--bands patches``): only the files ``patches build`` reads of an L2A product.
+
+A whole L2A archive is ~1 GB, of which the patch job never reads TCI, AOT, WVP, the resampled copies of
+every band, the QI and auxiliary data. The catalogues give single files: the OData ``Nodes(...)`` path of
+DHuS and CDSE (:meth:`~ingest.catalogues.base.Catalogue.file_url`) and STAC file assets. One product
+holds one connection of its mirror, like a whole product, and its files come one after the other:
+
+1. ``manifest.safe``: every file of the product with its size and MD5 or SHA3-256. The archive's own
+   checksum says nothing about single files, so the manifest is what each file is checked against.
+2. ``MTD_MSIL2A.xml`` (checked) names the granule and the band files; the files the patch job reads
+   are picked by the reader's own rule (:func:`sedona_jobs.safe.files_read`), not by a second list.
+3. ``MTD_TL.xml`` and the 13 band files, each checked as soon as it has arrived.
+
+Files are written below ``<state>/bands/<product>/<product>.SAFE/`` as ``<file>.part`` and take their
+name only once they match the manifest, so an interrupted or failed attempt leaves verified files and
+resumable ``.part`` files (HTTP ``Range``, :func:`~ingest.transfer.fetch`) and nothing that looks checked
+but is not. The scheduler lands the folder (one rename) only when every file is there and verified.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from ingest.catalogues import Catalogue
+from ingest.products import Offer
+from ingest.transfer import Gone, TransferLimits, fetch
+from ingest.verify import CorruptArchive, file_digest
+from s2lake.contained_paths import inside
+from s2lake.errors import ProductError, UnsafePathError
+from sedona_jobs.manifest import MANIFEST, Listed, parse_manifest
+from sedona_jobs.safe import files_read, parse_product_metadata
+
+#: One part of a file's path as it goes into a ``Nodes(...)`` URL: ESA's names only (no quotes, slashes,
+#: parentheses or ``..``), so a hostile manifest or metadata file cannot shape the request or the path.
+NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+PART_SUFFIX = ".part"
+T = TypeVar("T")
+
+
+class NoFileAccess(Gone):
+    """The mirror does not serve this product's files one by one (no ``manifest.safe`` node): the product
+    is fetched whole from it instead, without counting as a failed attempt."""
+
+
+@dataclass(frozen=True)
+class FetchedFiles:
+    """A staged partial SAFE whose every file matched ``manifest.safe``."""
+
+    folder: Path
+    files: int
+    bytes: int
+
+
+@dataclass
+class FileFetcher:
+    """Fetches and checks the patch job's files of one product from one mirror."""
+
+    catalogue: Catalogue
+    offer: Offer
+    product_id: str
+    staging: Path  # <state>/bands/<product>: the SAFE folder is staged inside
+    timeout: float
+    chunk_bytes: int
+    limits: TransferLimits
+    on_bytes: Callable[[int], None] | None = None
+
+    @property
+    def safe_name(self) -> str:
+        return f"{self.product_id}.SAFE"
+
+    def run(self) -> FetchedFiles:
+        folder = inside(self.staging, self.safe_name)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            manifest = self._file(folder, MANIFEST, None)
+        except Gone as exc:
+            raise NoFileAccess(f"no per-file access ({exc.what} for {MANIFEST})") from None
+        listed = self._parse(manifest, lambda data: parse_manifest(data, self._where(MANIFEST)))
+        mtd = self._file(folder, "MTD_MSIL2A.xml", listed)
+        meta = self._parse(mtd, lambda data: parse_product_metadata(data, self._where("MTD_MSIL2A.xml")))
+        if meta.processing_level != "L2A":
+            raise ProductError(
+                f"band-level download of a {meta.processing_level} product",
+                where=self._where("MTD_MSIL2A.xml"),
+                fix="only L2A products are patched: fetch other levels whole (--bands all)",
+            )
+        wanted = files_read(meta, self._where("MTD_MSIL2A.xml"))
+        paths = [manifest, mtd] + [self._file(folder, rel, listed) for rel in wanted[1:]]
+        _drop_others(folder, set(paths))
+        return FetchedFiles(folder, len(paths), sum(p.stat().st_size for p in paths))
+
+    def _where(self, rel: str) -> str:
+        return f"{self.catalogue.name}: {self.safe_name}/{rel}"
+
+    def _parse(self, path: Path, parse: Callable[[bytes], T]) -> T:
+        """A metadata file that does not parse is a corrupt download: removed, fetched again next time."""
+        try:
+            return parse(path.read_bytes())
+        except ProductError as exc:
+            path.unlink(missing_ok=True)
+            raise CorruptArchive(exc.what, where=exc.where) from None
+
+    def _file(self, folder: Path, rel: str, listed: dict[str, Listed] | None) -> Path:
+        """``rel`` below ``folder``, fetched (or resumed) and checked against the manifest entry."""
+        parts = rel.split("/")
+        if not all(NAME_PART.fullmatch(p) and p not in (".", "..") for p in parts):
+            raise UnsafePathError(
+                f"file name {rel[:200]!r} is not a SAFE file name",
+                where=self._where(MANIFEST if listed is None else "MTD_MSIL2A.xml"),
+                fix="this mirror's metadata is unusable: fetch the product whole (--bands all) or from another mirror",
+            )
+        expected = listed.get(rel) if listed is not None else None
+        if listed is not None and expected is None:
+            raise CorruptArchive(
+                f"{rel} has no checksum in {MANIFEST}, so it cannot be checked", where=self._where(MANIFEST)
+            )
+        final = inside(folder, rel)
+        if final.is_file():  # renamed only after it matched: a resumed attempt keeps it unless the size differs
+            if expected is None or expected.size in (None, final.stat().st_size):
+                return final
+            final.unlink()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        part = final.with_name(final.name + PART_SUFFIX)
+        url = self.catalogue.file_url(self.offer, self.safe_name, rel)
+        if not url:
+            raise Gone(f"no per-file access to {rel}")
+        fetch(
+            self.catalogue.session,
+            url,
+            part,
+            timeout=self.timeout,
+            chunk_bytes=self.chunk_bytes,
+            limits=self.limits,
+            expected_size=expected.size if expected else None,
+            on_bytes=self.on_bytes,
+        )
+        if expected is not None:
+            digest = file_digest(part, expected.algorithm)
+            size = part.stat().st_size
+            if digest != expected.digest or expected.size not in (None, size):
+                part.unlink()  # never resume from bytes that are not the product's
+                raise CorruptArchive(
+                    f"{rel} does not match {MANIFEST}: {expected.algorithm} {digest}, listed {expected.digest}"
+                    + (f"; {size} bytes, listed {expected.size}" if expected.size not in (None, size) else ""),
+                    where=self._where(rel),
+                )
+        part.replace(final)
+        return final
+
+
+def _drop_others(folder: Path, keep: set[Path]) -> None:
+    """Remove files an earlier attempt left that this product's file list does not name (e.g. after the
+    mirror's manifest changed), so the landed folder holds exactly the checked files."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file() and path not in keep:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
