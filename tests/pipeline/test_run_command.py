@@ -46,7 +46,7 @@ def served(tmp_path: Path) -> Iterator[tuple[StandInServer, list[FakeProduct]]]:
     server.stop()
 
 
-def _setup(tmp_path: Path, server: StandInServer) -> tuple[Warehouse, Path, Path]:
+def _setup(tmp_path: Path, server: StandInServer, bands: str = "patches") -> tuple[Warehouse, Path, Path]:
     """A warehouse with reference data, the s2lake configuration and a job file for the tile in 2021."""
     warehouse = Warehouse.at(tmp_path / "warehouse")
     mirror = mirror_for(server, "cdse").model_dump(exclude_none=True, mode="json")
@@ -55,7 +55,7 @@ def _setup(tmp_path: Path, server: StandInServer) -> tuple[Warehouse, Path, Path
         yaml.safe_dump(
             {
                 "warehouse": warehouse.root,
-                "ingest": {"mirrors": [mirror], "scheduler": {"timeout_seconds": 5.0, "chunk_bytes": 65536}},
+                "ingest": {"mirrors": [mirror], "bands": bands, "scheduler": {"timeout_seconds": 5.0, "chunk_bytes": 65536}},
                 "patches": {"workers": 1},
             }
         )
@@ -129,7 +129,9 @@ def test_a_product_failing_to_patch_is_reported_and_the_others_flow_through(serv
     data[len(data) // 2] ^= 0xFF
     b03.write_bytes(bytes(data))
     server.products[broken.uuid] = product_from_safe(src)  # same name, same id
-    warehouse, config, job = _setup(tmp_path, server)
+    # Whole products: with band-level downloads the damaged band would be refused at download (ingest),
+    # and this test is about a product that lands and then fails to patch.
+    warehouse, config, job = _setup(tmp_path, server, bands="all")
     _load_reference(warehouse)
 
     result = _run(config, str(job), "--json")
