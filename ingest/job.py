@@ -1,4 +1,4 @@
-"""Scheduled runs: ``s2lake ingest run --config JOB.yaml`` = search → select → get → land.
+"""Scheduled runs: ``s2lake ingest run JOB.yaml`` = search → select → get → land.
 
 Runs are incremental and idempotent: products already in the ``products`` table (or landed in the
 scheduler state) are skipped, so a cron job can repeat the same JOB file. A lock (``flock`` on
@@ -40,7 +40,10 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    aoi: str = Field(description="GeoJSON/WKT/CSV file (relative to the job file) or tiles like 33UUP,33UVP.")
+    aoi: str | None = Field(None, description="GeoJSON/WKT/CSV file (relative to the job file) or tiles like 33UUP.")
+    tiles: list[str] | str | None = Field(
+        None, description="MGRS tiles instead of an aoi: a list ([32UPU, 32UQU]) or one string ('32UPU,32UQU')."
+    )
     start: date | None = None
     end: date | None = None
     days_back: int | None = Field(None, ge=1, description="Rolling window ending today (instead of start/end).")
@@ -49,6 +52,18 @@ class JobSpec(BaseModel):
     select: Literal["all", "lowest_cloud"] = "lowest_cloud"
     per_year: bool = False
     mirrors: list[str] = Field(default_factory=list, description="Names of configured mirrors to use (all if empty).")
+
+    @model_validator(mode="after")
+    def _area(self) -> JobSpec:
+        """One area: ``tiles`` is the same as an ``aoi`` of tile names, so it becomes that."""
+        if (self.aoi is None) == (self.tiles is None):
+            raise ValueError("give either aoi (a file or tiles) or tiles, not both and not neither")
+        if self.tiles is not None:
+            tiles = self.tiles.split(",") if isinstance(self.tiles, str) else self.tiles
+            self.aoi = ",".join(t.strip() for t in tiles if t.strip())
+            if not self.aoi:
+                raise ValueError("tiles is empty")
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> JobSpec:
@@ -74,7 +89,7 @@ class JobSpec(BaseModel):
 
 def load_job(path: Path) -> JobSpec:
     if not path.is_file():
-        raise ConfigError(f"job file {path} does not exist", fix="pass an existing YAML file to --config")
+        raise ConfigError(f"job file {path} does not exist", fix="pass an existing job file (YAML, see docs/ingest.md)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         job = JobSpec.model_validate(data)
@@ -83,6 +98,7 @@ def load_job(path: Path) -> JobSpec:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'job'}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid job file: {problems}", where=str(path), fix="see docs/ingest.md") from None
+    assert job.aoi is not None  # set by the _area validator
     aoi = Path(job.aoi)
     if not aoi.is_absolute() and (path.parent / aoi).is_file():
         job.aoi = str(path.parent / aoi)

@@ -12,7 +12,14 @@ app = typer.Typer(help="Inspect the effective configuration (flags > S2LAKE_* en
 @app.command("show")
 @friendly_errors
 def show(ctx: typer.Context) -> None:
-    """Print the effective settings as YAML (secrets and passwords in URLs masked)."""
+    """Print the effective settings as YAML (secrets and passwords in URLs masked).
+
+    Examples:
+
+      s2lake config show
+
+      S2LAKE_WAREHOUSE=/data/lake s2lake --config s2lake.yaml config show
+    """
     import yaml
 
     from s2lake.config.masking import masked

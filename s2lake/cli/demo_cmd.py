@@ -113,6 +113,12 @@ def demo(
 
     Offline, no JVM: a synthetic L2A product (ESA SAFE layout, JPEG 2000 bands) goes in, its patches
     land in the warehouse's Delta tables, and a SQL query answers from them.
+
+    Examples:
+
+      s2lake demo
+
+      s2lake -w /tmp/demo-lake demo --pixels 10980 --workdir /tmp/demo-products
     """
     from s2lake.logs import console
     from s2lake.tables.store import TableStore

@@ -132,7 +132,14 @@ def search(
     save: Annotated[Path | None, typer.Option("--save", help="Also write the product list (JSON) here.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Query every mirror concurrently; one row per product with the mirrors offering it."""
+    """Query every mirror concurrently; one row per product with the mirrors offering it.
+
+    Examples:
+
+      s2lake ingest search 33UUP,33UVP --from 2023-06-01 --to 2023-08-31 --max-cloud 20 --save found.json
+
+      s2lake ingest search bavaria.geojson --from 2023-01-01 --to 2023-12-31 --mirror cdse --json > found.json
+    """
     from datetime import timedelta
 
     from ingest.aoi import load_aoi
@@ -165,7 +172,14 @@ def select(
     save: Annotated[Path | None, typer.Option("--save", help="Also write the selection (JSON) here.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Lowest cloud cover per MGRS tile and meteorological season (DJF, MAM, JJA, SON)."""
+    """Lowest cloud cover per MGRS tile and meteorological season (DJF, MAM, JJA, SON).
+
+    Examples:
+
+      s2lake ingest select found.json --save selected.json
+
+      s2lake ingest select found.json --per-year --json
+    """
     from ingest.selection import select_lowest_cloud
 
     chosen = select_lowest_cloud(_read_products(products_file), per_year=per_year)
@@ -178,7 +192,12 @@ def describe(
     products_file: Annotated[Path, typer.Argument(help="Product list from `search` or `select`.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Counts, sizes, tiles, products per tile, cloud cover and seasons of a product list."""
+    """Counts, sizes, tiles, products per tile, cloud cover and seasons of a product list.
+
+    Example:
+
+      s2lake ingest describe selected.json
+    """
     from ingest.selection import describe as describe_products
 
     summary = describe_products(_read_products(products_file))
@@ -197,7 +216,12 @@ def describe(
 @mirrors_app.command("list")
 @friendly_errors
 def mirrors_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """The configured mirrors (credentials are never shown, only where they come from)."""
+    """The configured mirrors (credentials are never shown, only where they come from).
+
+    Example:
+
+      s2lake --config s2lake.yaml ingest mirrors list
+    """
     rows = [
         {
             "name": m.name,
@@ -220,6 +244,13 @@ def mirrors_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     ]
     if as_json:
         typer.echo(json.dumps(rows))
+    elif not rows:
+        typer.echo(
+            "no mirrors configured. Declare them under ingest.mirrors in s2lake.yaml (docs/ingest.md, "
+            '"Mirrors and credentials"), e.g. name: cdse, protocol: cdse_odata, '
+            "url: https://catalogue.dataspace.copernicus.eu/odata/v1",
+            err=True,
+        )
     else:
         emit(rows, "table", title="mirrors")
 
@@ -227,7 +258,14 @@ def mirrors_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @mirrors_app.command("rank")
 @friendly_errors
 def mirrors_rank(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Measure speed (bounded sample), latency, test-tile availability and total products; score; store."""
+    """Measure speed (bounded sample), latency, test-tile availability and total products; score; store.
+
+    Examples:
+
+      s2lake ingest mirrors rank
+
+      s2lake ingest mirrors rank --json
+    """
     from dataclasses import asdict
 
     from ingest.ranking import rank_mirrors
@@ -259,7 +297,14 @@ def get(
     bands: BandsFlag = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Download, verify, extract and land products (resumes a killed run where it stopped)."""
+    """Download, verify, extract and land products (resumes a killed run where it stopped).
+
+    Examples:
+
+      s2lake ingest get selected.json
+
+      s2lake ingest get selected.json --mirror cdse --bands all
+    """
     from ingest.job import run_lock
     from ingest.ranking import latest_ranks
     from ingest.scheduler import Scheduler
@@ -301,11 +346,20 @@ def get(
 @friendly_errors
 def run(
     ctx: typer.Context,
-    job_file: Annotated[Path, typer.Option("--config", "-j", help="Job file (YAML): aoi, dates, selection.")],
+    job_file: Annotated[
+        Path, typer.Argument(metavar="JOB", help="Job file (YAML): aoi or tiles, dates, selection (docs/ingest.md).")
+    ],
     bands: BandsFlag = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Search → select → get → land, incrementally; exit 0 ok, 1 partial, 2 usage, 3 locked, 4 failed."""
+    """Search → select → get → land, incrementally; exit 0 ok, 1 partial, 2 usage, 3 locked, 4 failed.
+
+    Examples:
+
+      s2lake --config /etc/s2lake/s2lake.yaml ingest run /etc/s2lake/bavaria.yaml
+
+      s2lake ingest run job.yaml --bands all --json
+    """
     from ingest.job import load_job, run_job
     from s2lake.logs import progress
 

@@ -35,6 +35,12 @@ def build(
 
     Needs the `clc` reference table and `nuts` or `countries` (see `s2lake reference --help`).
     With --new-only the run still holds every patch's rows (the same as a full run's), computing only the new ones.
+
+    Examples:
+
+      s2lake labels build
+
+      s2lake labels build --new-only --country-source nuts --format json
     """
     from sedona_jobs.labels import build_labels, build_new_labels
 

@@ -55,9 +55,13 @@ def load(
 
     A multi-layer file (GeoPackage, FileGDB) loads its only polygon layer; with several, name one with --layer.
 
-    Examples: `s2lake reference load clc U2018_CLC2018_V2020_20u1.gpkg`,
-    `s2lake reference load nuts NUTS_RG_01M_2021_3035.gpkg`,
-    `s2lake reference load countries s2lake/data/countries/ne_admin0_europe.geojson`.
+    Examples:
+
+      s2lake reference load clc U2018_CLC2018_V2020_20u1.gpkg
+
+      s2lake reference load nuts NUTS_RG_01M_2021_3035.gpkg
+
+      s2lake reference load countries s2lake/data/countries/ne_admin0_europe.geojson
     """
     from sedona_jobs.reference import load_reference
 
@@ -87,7 +91,12 @@ def synth(
     countries: Annotated[int, typer.Option(help="Countries (nuts only).")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same layer).")] = 0,
 ) -> None:
-    """Generate a CLC-like or NUTS-like layer (shared borders, holes, multipolygons) as a reference table."""
+    """Generate a CLC-like or NUTS-like layer (shared borders, holes, multipolygons) as a reference table.
+
+    Example:
+
+      s2lake reference synth clc --count 5000
+    """
     from sedona_jobs.reference import synth_clc, synth_nuts, write_synthetic
 
     warehouse = app_context(ctx).warehouse

@@ -17,7 +17,7 @@ def run(
     job_file: Annotated[
         Path | None,
         typer.Argument(
-            help="Ingest job file (YAML, as `ingest run --config` takes). Without it nothing is searched.",
+            help="Ingest job file (YAML, as `ingest run JOB` takes). Without it nothing is searched.",
             show_default=False,
             metavar="JOB",
         ),

@@ -29,6 +29,12 @@ def export(
 
     Column i of a row holds one patch of that split; shorter columns are padded with empty cells.
     Patches are sorted by name, so the file is the same for the same split.
+
+    Examples:
+
+      s2lake split export split.csv
+
+      s2lake split export split_with_validation.csv --validation column
     """
     from s2lake.marts.split_export import write_split_csv
 

@@ -170,24 +170,24 @@ def test_run_job_is_incremental_and_locked(servers, creds, warehouse, tmp_path) 
     job = tmp_path / "job.yaml"
     job.write_text(yaml.safe_dump({"aoi": "area.wkt", "start": "2021-01-01", "end": "2021-12-31", "max_cloud": 95}))
 
-    first = _invoke(config, "run", "--config", str(job), "--json")
+    first = _invoke(config, "run", str(job), "--json")
     assert first.exit_code == ExitCode.OK, first.output
     summary = json.loads(first.stdout)
     assert summary["landed"] == summary["selected"] > 0 and summary["failed"] == 0
 
-    second = _invoke(config, "run", "--config", str(job), "--json")
+    second = _invoke(config, "run", str(job), "--json")
     assert second.exit_code == ExitCode.OK
     assert json.loads(second.stdout)["skipped_known"] == summary["selected"]
     assert json.loads(second.stdout)["landed"] == 0
     assert sum(cdse.stats.completed.values()) == summary["selected"]
 
     with run_lock(warehouse):
-        locked = _invoke(config, "run", "--config", str(job))
+        locked = _invoke(config, "run", str(job))
     assert locked.exit_code == ExitCode.LOCKED
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("aoi: area.wkt\n")
-    assert _invoke(config, "run", "--config", str(bad)).exit_code == ExitCode.USAGE
+    assert _invoke(config, "run", str(bad)).exit_code == ExitCode.USAGE
 
 
 def test_credentials_never_leak(servers, creds, warehouse, tmp_path, caplog, monkeypatch) -> None:

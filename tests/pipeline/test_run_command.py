@@ -55,7 +55,11 @@ def _setup(tmp_path: Path, server: StandInServer, bands: str = "patches") -> tup
         yaml.safe_dump(
             {
                 "warehouse": warehouse.root,
-                "ingest": {"mirrors": [mirror], "bands": bands, "scheduler": {"timeout_seconds": 5.0, "chunk_bytes": 65536}},
+                "ingest": {
+                    "mirrors": [mirror],
+                    "bands": bands,
+                    "scheduler": {"timeout_seconds": 5.0, "chunk_bytes": 65536},
+                },
                 "patches": {"workers": 1},
             }
         )
