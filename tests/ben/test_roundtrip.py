@@ -4,7 +4,11 @@ pixels, per-band statistics, georeference, labels, countries and reference-map c
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
+import rasterio
 import shapely
 
 from s2lake.ben.importer import import_dataset
@@ -85,8 +89,19 @@ def test_labels_countries_and_reference_classes_are_identical(trip: tuple[Wareho
         assert sorted(row["labels"]) == sorted(labels.get(patch_id, set())), patch_id
         assert row["ben19_labels"] == sorted(labels.get(patch_id, set())) and row["unknown_labels"] == []
         assert row["country"] == country[patch_id]
+    # Reference maps: the exported raster holds the classes covering a pixel centre (a sliver can vanish, as in
+    # any rasterised map); the imported polygons hold exactly the raster's classes and tile the patch.
     imported: dict[str, set[str]] = {}
-    for r in target.read("reference_map_polygons", ["patch_id", "clc_code"]).to_pylist():
+    area: dict[str, float] = {}
+    for r in target.read("reference_map_polygons", ["patch_id", "clc_code", "geometry"]).to_pylist():
+        area[r["patch_id"]] = area.get(r["patch_id"], 0.0) + shapely.from_wkb(r["geometry"]).area
         if r["clc_code"] != "0":  # 0 = NO_DATA of the exported map where no CLC polygon lies
             imported.setdefault(r["patch_id"], set()).add(r["clc_code"])
-    assert imported == codes
+    out = Path(trip[1].root).parent / "export" / "Reference_Maps"
+    for path in out.rglob("*_reference_map.tif"):
+        patch_id = path.name.removesuffix("_reference_map.tif")
+        with rasterio.open(path) as src:
+            raster = {str(c) for c in np.unique(src.read(1)) if c}
+        assert imported.get(patch_id, set()) == raster and raster <= codes[patch_id], patch_id
+        assert area[patch_id] == 1200 * 1200
+    assert set(imported) == set(codes)
