@@ -25,10 +25,11 @@
     'patch_overlaps': [['patch_id_a', 'string'], ['patch_id_b', 'string'], ['tile_a', 'string'],
                        ['tile_b', 'string'], ['run_id', 'string']],
     'label_runs': [['run_id', 'string'], ['status', 'string']],
-    'ben_metadata': [['patch_id', 'string'], ['labels', 'string_list'], ['split', 'string'],
+    'ben_metadata': [['patch_id', 'string'], ['source', 'string'], ['labels', 'string_list'],
+                     ['ben19_labels', 'string_list'], ['split', 'string'],
                      ['country', 'string'], ['contains_seasonal_snow', 'boolean'],
                      ['contains_cloud_or_shadow', 'boolean']],
-    'reference_map_polygons': [['patch_id', 'string'], ['clc_code', 'int']],
+    'reference_map_polygons': [['patch_id', 'string'], ['clc_code', 'string']],
   }) }}
 {% endmacro %}
 

@@ -58,6 +58,8 @@ class ImportReport:
     metadata_rows: int = 0
     reference_polygons: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Ids of the patches read from the dataset's folders (`s2lake ben report` covers exactly these).
+    patch_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -137,6 +139,7 @@ def _import_patches(
             result: ChunkResult
             if result.batch is not None:
                 staged.write(result.batch)
+                report.patch_ids += result.batch.column("patch_id").to_pylist()
             v1_found += result.v1_metadata
             report.problems += result.problems
             done += result.batch.num_rows if result.batch is not None else 0

@@ -1,5 +1,9 @@
 """The report over a warehouse: build the marts, then print the figures of the mart ``ben_report``.
 
+With ``scope`` (the patch ids of one dataset, as `s2lake ben report DATASET_DIR` imports it) the build
+covers those patches only (dbt var report_scope, macros/report_scope.sql): the warehouse may hold other
+datasets and SAFE-derived patches, and the report still describes exactly the dataset it was given.
+
 Every figure is computed in SQL by the dbt project (models/models/marts/ben_report.sql and the marts it
 reads), on whichever engine builds the marts; this module only checks the inputs, runs the build, prints
 and writes files, so the printed block can never drift from what ``s2lake models build`` produces.
@@ -7,14 +11,18 @@ and writes files, so the printed block can never drift from what ``s2lake models
 
 from __future__ import annotations
 
+import csv
 import gzip
 import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from s2lake.config.models import ModelsSettings
 from s2lake.errors import ConfigError
-from s2lake.marts.runner import build
+from s2lake.marts.runner import build, state_dir
 from s2lake.marts.split_export import write_split_csv
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
@@ -44,20 +52,42 @@ def report(
     split_out: Path | None = None,
     html_out: Path | None = None,
     target: str | None = None,
+    scope: Sequence[str] | None = None,
 ) -> Report:
-    """Build the marts (band statistics over ``stats_list`` when given) and collect the report's figures;
-    write the ``train,test`` split CSV to ``split_out`` and the HTML page to ``html_out`` when given."""
+    """Build the marts (band statistics over ``stats_list`` when given, only the ``scope`` patches when given)
+    and collect the report's figures; write the ``train,test`` split CSV to ``split_out`` and the HTML page to
+    ``html_out`` when given."""
     listed = checked_stats_list(stats_list) if stats_list is not None else ""
-    build(settings, warehouse, target=target, quiet=True, stats_list=listed)
+    target = target or settings.target
+    with scope_file(warehouse, target, scope) as scoped:
+        build(settings, warehouse, target=target, quiet=True, stats_list=listed, report_scope=scoped)
     result = Report(figures=read_figures(warehouse))
     if split_out is not None:
         result.split_counts = write_split_csv(warehouse, split_out, validation="merge")
     if html_out is not None:
         from s2lake.ben_report.html import write_html
 
-        write_html(warehouse, result.figures, html_out)
+        write_html(warehouse, result.figures, html_out, scope)
         result.html = html_out
     return result
+
+
+@contextmanager
+def scope_file(warehouse: Warehouse, target: str, scope: Sequence[str] | None) -> Iterator[str]:
+    """The ``scope`` ids as a gzip-compressed CSV in dbt's state folder for the length of the build ("" for no
+    scope): a file, not a dbt var holding the ids, because a dataset has up to half a million of them."""
+    if scope is None:
+        yield ""
+        return
+    folder = state_dir(warehouse, target)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"report-scope-{os.getpid()}.csv.gz"
+    try:
+        with gzip.open(path, "wt", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([patch_id] for patch_id in scope)
+        yield str(path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def read_figures(warehouse: Warehouse) -> list[tuple[str, str]]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from jinja2 import Environment
 
@@ -67,10 +69,13 @@ td{padding:0 1em 0 0;font-family:monospace} h2{margin-top:1.5em} .legend span{ma
 """
 
 
-def write_html(warehouse: Warehouse, figures: list[tuple[str, str]], out: Path) -> None:
-    """Render the page next to ``out`` and rename it into place, so no half-written report is left."""
+def write_html(
+    warehouse: Warehouse, figures: list[tuple[str, str]], out: Path, scope: Sequence[str] | None = None
+) -> None:
+    """Render the page next to ``out`` and rename it into place, so no half-written report is left. The map
+    shows the ``scope`` patches (the report's dataset) when given, else every patch of the warehouse."""
     store = TableStore(warehouse)
-    patches = _map_patches(store)
+    patches = _map_patches(store, scope)
     split_counts: dict[str, int] = {}
     for p in patches:
         split_counts[p.split] = split_counts.get(p.split, 0) + 1
@@ -112,12 +117,14 @@ def _label_counts(store: TableStore) -> list[tuple[str, int]]:
     return sorted(((r["label"], int(r["patches"])) for r in rows), key=lambda x: (-x[1], x[0]))
 
 
-def _map_patches(store: TableStore) -> list[MapPatch]:
+def _map_patches(store: TableStore, scope: Sequence[str] | None) -> list[MapPatch]:
     """Patch centroids in lon/lat (each CRS transformed once with pyproj), scaled into the map box with
     an equirectangular projection around the mean latitude; squares keep the patches' relative size."""
     from pyproj import Transformer
 
     bounds = store.read("patches", columns=["patch_id", "epsg", "ulx", "uly", "lrx", "lry"])
+    if scope is not None:
+        bounds = bounds.filter(pc.is_in(bounds["patch_id"], pa.array(list(scope), pa.string())))
     split = store.read("geographic_split", columns=["patch_id", "split"])
     split_of = dict(zip(split["patch_id"].to_pylist(), split["split"].to_pylist(), strict=True))
     if bounds.num_rows == 0:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from s2lake.cli import ben_report_cmd
-from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors
+from s2lake.cli.context import AppContext, ExitCode, app_context, emit, friendly_errors
+
+if TYPE_CHECKING:
+    from s2lake.ben.importer import ImportReport
 
 app = typer.Typer(
     help="BigEarthNet datasets: import v1/v2 patch folders, metadata and reference maps; report their figures."
@@ -48,25 +52,9 @@ def import_(
 
     Example: s2lake ben import BigEarthNet-S2 --metadata metadata.parquet --reference-maps Reference_Maps
     """
-    import logging
-
-    from s2lake.ben.importer import import_dataset
-    from s2lake.logs import progress
-
     app_ctx = app_context(ctx)
     count = workers or app_ctx.settings.patches.workers
-    with progress() as bar:
-        tasks: dict[str, object] = {}
-
-        def hook(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = bar.add_task(what, total=total)
-            bar.update(tasks[what], completed=done)
-
-        report = import_dataset(dataset, app_ctx.warehouse, metadata, reference_maps, count, hook)
-    log = logging.getLogger("s2lake.ben")
-    for line in report.problems:
-        log.warning("%s", line)
+    report = run_import(app_ctx, dataset, metadata, reference_maps, count)
     row = {
         "patches": report.patches,
         "v2_folders": report.v2_folders,
@@ -79,11 +67,38 @@ def import_(
     }
     emit([row], fmt, title=f"ben import ({count} workers)")
     if report.problems:
-        shown = report.problems[:SHOWN_PROBLEMS]
-        more = len(report.problems) - len(shown)
-        typer.echo(
-            "\n".join(["problems (the patches landed with what could be read):", *shown])
-            + (f"\n... and {more} more (see the log)" if more else ""),
-            err=True,
-        )
+        echo_problems(report.problems)
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def run_import(
+    app_ctx: AppContext, dataset: Path, metadata: Path | None, reference_maps: Path | None, workers: int
+) -> ImportReport:
+    """The import with progress bars, its problems logged at WARNING (shared by `ben import` and `ben report`)."""
+    from s2lake.ben.importer import import_dataset
+    from s2lake.logs import progress
+
+    with progress() as bar:
+        tasks: dict[str, object] = {}
+
+        def hook(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done)
+
+        report = import_dataset(dataset, app_ctx.warehouse, metadata, reference_maps, workers, hook)
+    log = logging.getLogger("s2lake.ben")
+    for line in report.problems:
+        log.warning("%s", line)
+    return report
+
+
+def echo_problems(problems: list[str]) -> None:
+    """The first :data:`SHOWN_PROBLEMS` problem lines on stderr, the rest counted."""
+    shown = problems[:SHOWN_PROBLEMS]
+    more = len(problems) - len(shown)
+    typer.echo(
+        "\n".join(["problems (the patches landed with what could be read):", *shown])
+        + (f"\n... and {more} more (see the log)" if more else ""),
+        err=True,
+    )

@@ -82,12 +82,17 @@ class BuildResult:
 
 
 def dbt_vars(
-    settings: ModelsSettings, warehouse: Warehouse, absent: list[str] | None = None, stats_list: str = ""
+    settings: ModelsSettings,
+    warehouse: Warehouse,
+    absent: list[str] | None = None,
+    stats_list: str = "",
+    report_scope: str = "",
 ) -> dict[str, Any]:
     """The project vars (models/dbt_project.yml) from the configuration."""
     return {
         "absent_sources": absent or [],
         "stats_list": stats_list,
+        "report_scope": report_scope,
         "source_root": settings.source_root or warehouse.path("tables"),
         "source_format": settings.source_format,
         "min_label_fraction": settings.min_label_fraction,
@@ -149,11 +154,13 @@ def build(
     select: list[str] | None = None,
     quiet: bool = False,
     stats_list: str = "",
+    report_scope: str = "",
 ) -> BuildResult:
     """``dbt build`` (seeds, models, tests) on ``target``; raises :class:`ModelsError` on any failure and
     :class:`~s2lake.errors.LockedError` while another build holds the marts' writer locks.
 
     ``stats_list``: a gzip-compressed CSV of patch ids; the mart ``listed_band_stats`` is built over them.
+    ``report_scope``: a gzip-compressed CSV of patch ids; every mart covers these patches only.
     """
     target = target or settings.target
     if target not in {"duckdb", "spark"}:
@@ -189,7 +196,7 @@ def build(
         "--log-path",
         str(state / "logs"),
         "--vars",
-        json.dumps(dbt_vars(settings, warehouse, absent, stats_list)),
+        json.dumps(dbt_vars(settings, warehouse, absent, stats_list, report_scope)),
     ]
     if select:
         args += ["--select", *select]

@@ -1,6 +1,8 @@
 """A warehouse holding a generated BigEarthNet dataset as `s2lake ben import` lands it: the `patches` table
-(same schema as SAFE-derived patches, no SCL), `ben_metadata` and `reference_map_polygons`, and none of the
-SAFE path's tables (products, label tables). Written directly with deltalake in the import's schema.
+(same schema as SAFE-derived patches, no SCL), `ben_metadata` and `reference_map_polygons` in the import's
+schemas (s2lake/tables/schemas.py), and none of the SAFE path's tables (products, label tables). Written
+directly with deltalake, so the marts' edge cases need no files: tests/ben/test_report_dataset.py runs the
+real import over generated and real files.
 
 Injected defects: wrong-size bands, NO_DATA pixels, patches without a metadata row, a metadata row without
 labels, footprints overlapping across places (one patch shifted by half a patch) besides the same-place
@@ -20,26 +22,11 @@ import shapely
 from deltalake import write_deltalake
 
 from s2lake.sentinel2 import SCL_CLASSES
-from s2lake.tables.schemas import PATCHES
+from s2lake.tables.schemas import BEN_METADATA, PATCHES, REFERENCE_MAP_POLYGONS
 from s2lake.warehouse import Warehouse
 from tests.models.warehouse_gen import CLC, generate
 
 BEN19 = sorted({c[2] for c in CLC if c[2] is not None})
-BEN_METADATA_SCHEMA = pa.schema(
-    [
-        ("patch_id", pa.string()),
-        ("labels", pa.list_(pa.string())),
-        ("split", pa.string()),
-        ("country", pa.string()),
-        ("s1_name", pa.string()),
-        ("s2v1_name", pa.string()),
-        ("contains_seasonal_snow", pa.bool_()),
-        ("contains_cloud_or_shadow", pa.bool_()),
-    ]
-)
-REFERENCE_SCHEMA = pa.schema(
-    [("patch_id", pa.string()), ("clc_code", pa.int32()), ("geometry", pa.binary()), ("crs", pa.string())]
-)
 
 
 @dataclass
@@ -75,28 +62,41 @@ def generate_ben(root: Path, tiles: int = 3, grid: int = 8, seed: int = 11) -> B
     listed = [pid for pid in ids if pid not in missing]
     label_sets = [sorted(rng.choice(BEN19, size=int(rng.integers(1, 6)), replace=False)) for _ in listed]
     label_sets[0] = []  # a metadata row without labels
+    n_listed = len(listed)
     metadata = pa.table(
         {
             "patch_id": listed,
+            "source": ["metadata.parquet"] * n_listed,
+            "v1_name": [f"S2v1_{i}" for i in range(n_listed)],
             "labels": label_sets,
+            "clc_codes": [None] * n_listed,
+            "ben19_labels": label_sets,
+            "unknown_labels": [[]] * n_listed,
             "split": rng.choice(["train", "validation", "test"], size=len(listed)),
             "country": rng.choice(["Austria", "Portugal", "Finland"], size=len(listed)),
             "s1_name": [f"S1_{i}" for i in range(len(listed))],
-            "s2v1_name": [f"S2v1_{i}" for i in range(len(listed))],
             "contains_seasonal_snow": rng.uniform(size=len(listed)) < 0.1,
             "contains_cloud_or_shadow": rng.uniform(size=len(listed)) < 0.2,
+            "source_path": ["metadata.parquet"] * n_listed,
         },
-        schema=BEN_METADATA_SCHEMA,
     )
+    metadata = pa.table(
+        {
+            f.name: metadata[f.name] if f.name in metadata.column_names else pa.nulls(n_listed, f.type)
+            for f in BEN_METADATA.schema
+        }
+    ).cast(BEN_METADATA.schema)
     codes = [int(c[0]) for c in CLC] + [999]
     ref_rows = []
     for r in rows[: n - 3]:  # a few patches without a reference map
         for code in rng.choice(codes, size=int(rng.integers(1, 5)), replace=False):
             box = shapely.box(r["ulx"], r["lry"], r["ulx"] + 600, r["lry"] + 600)
-            ref_rows.append((r["patch_id"], int(code), box.wkb, f"EPSG:{r['epsg']}"))
-    ref_rows.append((rows[0]["patch_id"], 122, b"", f"EPSG:{rows[0]['epsg']}"))  # roads: no 19-class label
+            ref_rows.append((r["patch_id"], str(code), 0, box.wkb, r["epsg"], "geoparquet"))
+    box = shapely.box(rows[0]["ulx"], rows[0]["lry"], rows[0]["ulx"] + 10, rows[0]["lry"] + 10).wkb
+    ref_rows.append((rows[0]["patch_id"], "122", 0, box, rows[0]["epsg"], "geoparquet"))  # roads: no 19-class label
     reference = pa.table(
-        {name: [row[i] for row in ref_rows] for i, name in enumerate(REFERENCE_SCHEMA.names)}, schema=REFERENCE_SCHEMA
+        {name: [row[i] for row in ref_rows] for i, name in enumerate(REFERENCE_MAP_POLYGONS.schema.names)},
+        schema=REFERENCE_MAP_POLYGONS.schema,
     )
     write_deltalake(warehouse.table_uri("patches"), patches, partition_by=["tile"])
     write_deltalake(warehouse.table_uri("ben_metadata"), metadata)

@@ -71,7 +71,7 @@ def reference_label_sets(ds: BenDataset) -> dict[str, set[str]]:
     mapping = pd.read_csv(CODELISTS / "clc_to_ben19.csv").dropna().astype(int).set_index("clc_code").ben19_id
     sets: dict[str, set[str]] = {}
     for r in ds.reference.select(["patch_id", "clc_code"]).to_pylist():
-        label = ben19.get(mapping.get(r["clc_code"]))
+        label = ben19.get(mapping.get(int(r["clc_code"])))
         sets.setdefault(r["patch_id"], set())
         if label is not None:
             sets[r["patch_id"]].add(label)

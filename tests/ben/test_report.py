@@ -1,5 +1,6 @@
-"""`s2lake ben report` on a generated BigEarthNet warehouse: every printed figure equals an independent
-numpy/pandas computation (tests/ben/expected.py) over the same tables."""
+"""The report's marts on a generated BigEarthNet warehouse (tables in the import's schemas, written directly):
+every figure equals an independent numpy/pandas computation (tests/ben/expected.py) over the same tables.
+The command over dataset files (import, scope, CLI) is tested in test_report_dataset.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from s2lake.cli.context import ExitCode
+from s2lake.ben_report.figures import Report, report
+from s2lake.cli.ben_report_cmd import html_path
 from s2lake.cli.main import app
+from s2lake.config.models import ModelsSettings
+from s2lake.errors import ModelsError
 from s2lake.tables.store import TableStore
 from tests.ben import expected
 from tests.ben.ben_gen import BenDataset, generate_ben
@@ -25,31 +29,22 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> BenDataset:
 
 
 @pytest.fixture(scope="module")
-def run(dataset: BenDataset) -> tuple[object, Path, Path]:
+def run(dataset: BenDataset) -> tuple[Report, Path, Path]:
     dataset_dir = Path(dataset.warehouse.root).parent / "BigEarthNet-S2"
-    dataset_dir.mkdir()
     split_out = dataset_dir.parent / "split.csv"
-    result = CliRunner().invoke(
-        app,
-        [
-            "-w",
-            dataset.warehouse.root,
-            "ben",
-            "report",
-            str(dataset_dir),
-            "--stats-list",
-            str(dataset.stats_list),
-            "--split-out",
-            str(split_out),
-        ],
+    result = report(
+        dataset.warehouse,
+        ModelsSettings(),
+        stats_list=dataset.stats_list,
+        split_out=split_out,
+        html_out=html_path(dataset_dir),
     )
     return result, dataset_dir, split_out
 
 
 def test_printed_block_equals_independent_computation(dataset, run):
     result, _, _ = run
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    lines = result.text().splitlines()
     want = expected.figures(dataset)
     assert lines == [f"{name}: {value}" for name, value in want]
     assert all(FIGURE_LINE.match(line) for line in lines)
@@ -62,8 +57,7 @@ def test_printed_block_equals_independent_computation(dataset, run):
 
 
 def test_split_csv_holds_every_dataset_patch_once(dataset, run):
-    result, _, split_out = run
-    assert result.exit_code == 0, result.output
+    _, _, split_out = run
     columns = expected.read_split_csv(split_out)
     assert list(columns) == ["train", "test"]
     everyone = columns["train"] + columns["test"]
@@ -72,7 +66,6 @@ def test_split_csv_holds_every_dataset_patch_once(dataset, run):
 
 
 def test_html_report_is_self_contained_beside_the_dataset(dataset, run):
-    assert run[0].exit_code == 0, run[0].output
     dataset_dir = run[1]
     html = dataset_dir.parent / "BigEarthNet-S2-report.html"
     page = html.read_text(encoding="utf-8")
@@ -85,7 +78,6 @@ def test_html_report_is_self_contained_beside_the_dataset(dataset, run):
 
 
 def test_cloud_and_snow_flags_from_metadata_or_scl(dataset, run):
-    assert run[0].exit_code == 0, run[0].output
     got = TableStore(dataset.warehouse).read("patch_cloud_snow").to_pylist()
     flags = {r["patch_id"]: (r["contains_cloud_or_shadow"], r["contains_seasonal_snow"]) for r in got}
     want = expected.cloud_snow(dataset)
@@ -111,11 +103,7 @@ def test_listed_patch_missing_from_the_warehouse_fails_the_build(dataset, tmp_pa
     listed = tmp_path / "unknown.csv.gz"
     with gzip.open(listed, "wt") as f:
         f.write("S2A_MSIL2A_20990101T000000_N9999_R001_T99XXX_0_0\n")
-    dataset_dir = tmp_path / "ds"
-    dataset_dir.mkdir()
-    result = CliRunner().invoke(
-        app, ["-w", dataset.warehouse.root, "ben", "report", str(dataset_dir), "--stats-list", str(listed)]
-    )
-    assert result.exit_code == ExitCode.FAILED  # the build failed, as any failing dbt test does
-    assert "relationships_int_stats_list_patch_id" in result.output
-    assert not (tmp_path / "ds-report.html").exists()
+    html = tmp_path / "ds-report.html"
+    with pytest.raises(ModelsError, match="relationships_int_stats_list_patch_id"):
+        report(dataset.warehouse, ModelsSettings(), stats_list=listed, html_out=html)
+    assert not html.exists()

@@ -16,12 +16,17 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from s2lake.marts.runner import MARTS
+from s2lake.config.models import ModelsSettings
+from s2lake.marts.runner import MARTS, build
+from s2lake.tables.schemas import CORE_TABLES
 from s2lake.tables.store import TableStore
+from s2lake.warehouse import Warehouse
+from tests.ben.ben_gen import BenDataset, generate_ben
 from tests.models.warehouse_gen import SOURCE_TABLES
 
 KEYS = {
@@ -38,7 +43,8 @@ KEYS = {
     "ben_report": ["figure"],
 }
 #: Marts of BigEarthNet's own tables (ben_metadata, reference_map_polygons), which the generated SAFE-path
-#: warehouse does not have: both engines must agree that they are empty.
+#: warehouse does not have: both engines must agree that they are empty. A second warehouse holding an
+#: imported BigEarthNet dataset (tests/ben/ben_gen.py) checks them with rows.
 BEN_ONLY = {"reference_map_labels"}
 
 
@@ -50,16 +56,16 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@pytest.fixture(scope="session")
-def spark_marts(generated, duck_build, tmp_path_factory) -> Path:
+def _spark_build(store: TableStore, tables: dict[str, pa.Schema], root: Path) -> Path:
+    """The marts built by the spark target over ``tables`` of ``store`` exported as Parquet (an absent table as
+    an empty file of its schema); returns the folder of the marts."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("the spark target needs Java 17 or 21 (no java on PATH, JAVA_HOME unset)")
-    root = tmp_path_factory.mktemp("spark")
     sources = root / "sources"
-    store = TableStore(generated.warehouse)
-    for name in SOURCE_TABLES:
+    for name, schema in tables.items():
         (sources / name).mkdir(parents=True)
-        pq.write_table(store.read(name), sources / name / "part-0.parquet")
+        table = store.read(name) if store.open(name) is not None else schema.empty_table()
+        pq.write_table(table, sources / name / "part-0.parquet")
     env = os.environ | {
         "S2LAKE_MODELS__SOURCE_FORMAT": "parquet",
         "S2LAKE_MODELS__SOURCE_ROOT": str(sources),
@@ -71,25 +77,56 @@ def spark_marts(generated, duck_build, tmp_path_factory) -> Path:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "dbt build on spark" in done.stderr
     return root / "warehouse" / "tables"
 
 
-@pytest.mark.parametrize("name", MARTS)
-def test_spark_mart_equals_duckdb_mart(name, spark_marts, generated):
+def _assert_same_rows(spark_marts: Path, warehouse: Warehouse, name: str) -> list[dict]:
     spark_rows = ds.dataset(spark_marts / name, format="parquet").to_table().to_pylist()
-    duck_rows = TableStore(generated.warehouse).read(name).to_pylist()
+    duck_rows = TableStore(warehouse).read(name).to_pylist()
     assert len(spark_rows) == len(duck_rows)
-    assert (len(duck_rows) == 0) == (name in BEN_ONLY)
-    if not duck_rows:
-        return
     key = KEYS[name]
     spark_rows.sort(key=lambda r: [r[k] for k in key])
     duck_rows.sort(key=lambda r: [r[k] for k in key])
-    assert set(spark_rows[0]) == set(duck_rows[0])
+    if duck_rows:
+        assert set(spark_rows[0]) == set(duck_rows[0])
     for s, d in zip(spark_rows, duck_rows, strict=True):
         for column in d:
             assert _same(s[column], d[column]), (name, column, s, d)
+    return duck_rows
+
+
+@pytest.fixture(scope="session")
+def spark_marts(generated, duck_build, tmp_path_factory) -> Path:
+    tables = {name: CORE_TABLES[name].schema for name in SOURCE_TABLES}
+    return _spark_build(TableStore(generated.warehouse), tables, tmp_path_factory.mktemp("spark"))
+
+
+@pytest.mark.parametrize("name", MARTS)
+def test_spark_mart_equals_duckdb_mart(name, spark_marts, generated):
+    rows = _assert_same_rows(spark_marts, generated.warehouse, name)
+    assert (len(rows) == 0) == (name in BEN_ONLY)
+
+
+@pytest.fixture(scope="session")
+def ben_generated(tmp_path_factory) -> BenDataset:
+    """A warehouse holding an imported BigEarthNet dataset (tables in the import's schemas) and no SAFE
+    tables, its marts built by duckdb."""
+    generated = generate_ben(tmp_path_factory.mktemp("ben"), tiles=2, grid=6)
+    build(ModelsSettings(), generated.warehouse, quiet=True)
+    return generated
+
+
+@pytest.fixture(scope="session")
+def ben_spark_marts(ben_generated: BenDataset, tmp_path_factory) -> Path:
+    tables = {name: spec.schema for name, spec in CORE_TABLES.items()}
+    return _spark_build(TableStore(ben_generated.warehouse), tables, tmp_path_factory.mktemp("ben-spark"))
+
+
+@pytest.mark.parametrize("name", MARTS)
+def test_spark_mart_equals_duckdb_mart_with_ben_tables(name, ben_spark_marts, ben_generated):
+    rows = _assert_same_rows(ben_spark_marts, ben_generated.warehouse, name)
+    assert rows, name  # every mart, the BigEarthNet ones included, has rows to compare

@@ -4,6 +4,7 @@ with exploded as (
         patch_id,
         {{ s2lake_explode('band_stats') }} as s
     from {{ source('s2lake', 'patches') }}
+    where {{ s2lake_in_report_scope('patch_id') }}
 )
 
 select

@@ -14,3 +14,4 @@ select
     lry,
     scene_classes
 from {{ source('s2lake', 'patches') }}
+where {{ s2lake_in_report_scope('patch_id') }}

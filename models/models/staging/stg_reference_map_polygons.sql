@@ -4,3 +4,4 @@ select
     patch_id,
     cast(clc_code as {{ dbt.type_string() }}) as clc_code
 from {{ source('s2lake', 'reference_map_polygons') }}
+where {{ s2lake_in_report_scope('patch_id') }}
