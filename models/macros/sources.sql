@@ -51,10 +51,32 @@
   {% endif %}
 {% endmacro %}
 
+{#
+  Whether source `name` is absent from the warehouse. `s2lake models build` passes the list (var
+  absent_sources); a plain `dbt build` leaves the var at `auto`, and DuckDB looks for the table's Delta log
+  itself. On Spark a plain build assumes every table exists (pass --vars '{absent_sources: [...]}' otherwise).
+#}
+{% macro s2lake_is_absent(name) %}
+  {% set absent = var('absent_sources') %}
+  {% if absent == 'auto' %}
+    {{ return(adapter.dispatch('s2lake_table_missing', 's2lake')(name)) }}
+  {% endif %}
+  {{ return(name in absent) }}
+{% endmacro %}
+
+{% macro default__s2lake_table_missing(name) %}
+  {% set found = run_query("select count(*) from glob('" ~ var('source_root') ~ "/" ~ name ~ "/_delta_log/*.json')") %}
+  {{ return(found.columns[0].values()[0] == 0) }}
+{% endmacro %}
+
+{% macro spark__s2lake_table_missing(name) %}
+  {{ return(false) }}
+{% endmacro %}
+
 {% macro default__s2lake_source_statements() %}
   {% set statements = ['create schema if not exists s2lake_sources'] %}
   {% for name in s2lake_source_tables() %}
-    {% if name in var('absent_sources') %}
+    {% if s2lake_is_absent(name) %}
       {% do statements.append(s2lake_empty_view(name)) %}
     {% else %}
       {% do statements.append(
@@ -68,7 +90,7 @@
 {% macro spark__s2lake_source_statements() %}
   {% set statements = ['create database if not exists s2lake_sources'] %}
   {% for name in s2lake_source_tables() %}
-    {% if name in var('absent_sources') %}
+    {% if s2lake_is_absent(name) %}
       {% do statements.append(s2lake_empty_view(name)) %}
     {% else %}
       {% do statements.append(

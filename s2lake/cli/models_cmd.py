@@ -52,3 +52,34 @@ def build(
         f"marts under {app_ctx.warehouse.path('tables')}: {', '.join(MARTS)}",
         err=True,
     )
+
+
+@app.command("env")
+@friendly_errors
+def env(
+    ctx: typer.Context,
+    target: Annotated[
+        Literal["duckdb", "spark"] | None, typer.Option(help="dbt target the exports are for \\[models.target].")
+    ] = None,
+) -> None:
+    """Print the shell exports a plain `dbt build` in models/ needs for this warehouse and configuration.
+
+    `s2lake models build` sets them itself; use this to run dbt as dbt users do (dbt build, dbt test
+    --select ..., dbt docs generate). Without them the profile's defaults point at ../warehouse, s2lake's
+    default warehouse seen from models/. A plain dbt run takes none of s2lake's locks: run it when no
+    `s2lake models build` runs on the same warehouse.
+
+    Examples:
+
+      eval "$(s2lake -w /data/lake models env)" && cd models && dbt build --vars "$S2LAKE_DBT_VARS"
+
+      s2lake models env --target spark
+    """
+    import shlex
+
+    from s2lake.marts.runner import dbt_cli_env
+
+    app_ctx = app_context(ctx)
+    settings = with_flags(ctx, app_ctx.settings.models, target=target)
+    for name, value in dbt_cli_env(settings, app_ctx.warehouse).items():
+        typer.echo(f"export {name}={shlex.quote(value)}")

@@ -31,6 +31,10 @@ class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self.warehouse = Warehouse.at(plugin_config["warehouse"])
         self.docs = ModelDocs()
+        # dbt-duckdb writes external models with COPY ... TO, which does not create folders: a plain
+        # `dbt build` on a fresh warehouse would stop at "Cannot open file .../marts/<model>.parquet".
+        for folder in plugin_config.get("folders", []):
+            Path(folder).mkdir(parents=True, exist_ok=True)
 
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         config["autoinstall_known_extensions"] = False
@@ -91,7 +95,8 @@ class ModelDocs:
         return " ".join(node.get("description", "").split()), columns
 
     def _manifest_nodes(self) -> dict[str, Any]:
-        manifest = Path(os.environ.get("S2LAKE_DBT_STATE", ".")) / "target" / "manifest.json"
+        target = os.environ.get("DBT_TARGET_PATH") or Path(os.environ.get("S2LAKE_DBT_STATE", ".")) / "target"
+        manifest = Path(target) / "manifest.json"
         try:
             stat = manifest.stat()
         except FileNotFoundError:

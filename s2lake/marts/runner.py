@@ -132,6 +132,31 @@ def profile_env(settings: ModelsSettings, warehouse: Warehouse, target: str) -> 
     }
 
 
+def dbt_cli_env(settings: ModelsSettings, warehouse: Warehouse) -> dict[str, str]:
+    """What a plain `dbt build` in models/ needs to do what `s2lake models build` does: the profile's
+    variables, the profile's target, dbt's own files (target/, logs/) in the warehouse's state folder, and
+    the project vars of the configuration as S2LAKE_DBT_VARS (dbt reads vars only from --vars)."""
+    state = state_dir(warehouse, settings.target)
+    extra = _spark_session_env(settings) if settings.target == "spark" and settings.spark_method == "session" else {}
+    project_vars = dbt_vars(settings, warehouse) | {"absent_sources": "auto"}
+    return (
+        profile_env(settings, warehouse, settings.target)
+        | extra
+        | {
+            "DBT_PROFILES_DIR": str(PROJECT_DIR),
+            "DBT_TARGET": profile_target(settings, settings.target),
+            "DBT_TARGET_PATH": str(state / "target"),
+            "DBT_LOG_PATH": str(state / "logs"),
+            "S2LAKE_DBT_VARS": json.dumps(project_vars),
+        }
+    )
+
+
+def profile_target(settings: ModelsSettings, target: str) -> str:
+    """The profiles.yml output of ``target``: spark runs in a local session or through a Thrift server."""
+    return "spark_thrift" if target == "spark" and settings.spark_method == "thrift" else target
+
+
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -182,7 +207,7 @@ def build(
     warehouse.ensure_writable()
     state = state_dir(warehouse, target)
     (state / "marts").mkdir(parents=True, exist_ok=True)
-    profile_target = "spark_thrift" if target == "spark" and settings.spark_method == "thrift" else target
+    dbt_target = profile_target(settings, target)
     args = [
         "build",
         "--project-dir",
@@ -190,7 +215,7 @@ def build(
         "--profiles-dir",
         str(PROJECT_DIR),
         "--target",
-        profile_target,
+        dbt_target,
         "--target-path",
         str(state / "target"),
         "--log-path",
@@ -204,7 +229,7 @@ def build(
         args.append("--quiet")
     from dbt.cli.main import dbtRunner
 
-    log.info("dbt build --target %s (project %s)", profile_target, PROJECT_DIR)
+    log.info("dbt build --target %s (project %s)", dbt_target, PROJECT_DIR)
     # One build at a time per warehouse: both would write the same marts and dbt's DuckDB file.
     environment = profile_env(settings, warehouse, target) | extra_env
     with table_locks(warehouse, (*MARTS, *OPTIONAL_MARTS), "models build"), _environment(environment):
