@@ -1,14 +1,17 @@
 """``s2lake ben import``: a BigEarthNet dataset (v1 or v2 layout) into ``patches``, ``ben_metadata`` and
 ``reference_map_polygons``.
 
-Parallel with bounded memory: patch folders go to a process pool in chunks of :data:`CHUNK` (a chunk's
-pixels are ~10 MB), at most :data:`IN_FLIGHT_PER_WORKER` chunks per worker are submitted ahead, and
-the results are written to Parquet as they come back (in order), so memory does not grow with the
-dataset. Each table gets ONE commit per run (:mod:`s2lake.ben.table_writer`), replacing its rows with
-the same patch ids (``ben_metadata``: the same patch id and source), in the order patches, reference
-maps, metadata. Delta has no multi-table transaction: a run that stops between two commits leaves the
-committed tables complete and the others as they were, and rerunning the import converges, because
-every commit replaces by key. A run that stops before its first commit leaves no version behind.
+Parallel with bounded memory: the patch folders are cut into tasks of about one product each
+(:mod:`s2lake.ben.patch_files`); a worker process reads a task 32 patches at a time (GeoTIFFs through
+:mod:`s2lake.ben.geotiff_reader`, statistics with numpy) and writes the rows as Parquet files into the
+table's folder itself, handing back only the files' descriptions; at most :data:`IN_FLIGHT_PER_WORKER`
+tasks per worker are submitted ahead, so memory does not grow with the dataset. Each table gets ONE
+commit per run (:mod:`s2lake.ben.table_writer`), replacing its rows with the same patch ids
+(``ben_metadata``: the same patch id and source), in the order patches, reference maps, metadata. Files
+written but not committed (an error, an interrupt, a worker that died) are deleted. Delta has no
+multi-table transaction: a run that stops between two commits leaves the committed tables complete and
+the others as they were, and rerunning the import converges, because every commit replaces by key. A
+run that stops before its first commit leaves no version behind.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import pyarrow as pa
 
 from s2lake.ben.layout import find_patch_folders
 from s2lake.ben.metadata import read_v2_metadata, v1_rows, v1_to_v2
-from s2lake.ben.patch_reader import ChunkResult, configure_worker, read_chunk
+from s2lake.ben.patch_files import TaskResult, tasks, write_patches
+from s2lake.ben.patch_reader import configure_worker
 from s2lake.ben.reference_maps import find_reference_maps, polygonise, read_geoparquet
 from s2lake.ben.table_writer import StagedReplace
 from s2lake.errors import ProductError
@@ -39,11 +43,9 @@ from sedona_jobs.patches.writer import STATS_COLUMNS
 
 log = logging.getLogger("s2lake.ben")
 
-#: Patch folders per worker call: ~10 MB of pixels, enough to amortise the call.
-CHUNK = 32
 #: Reference map rasters per worker call.
 MAP_CHUNK = 128
-#: Chunks submitted ahead per worker: keeps the workers busy while the parent writes, bounds memory.
+#: Tasks submitted ahead per worker: keeps the workers busy while the parent writes, bounds memory.
 IN_FLIGHT_PER_WORKER = 2
 
 T = TypeVar("T")
@@ -135,18 +137,20 @@ def _import_patches(
     v1_found: list[dict] = []
     done = 0
     try:
-        for result in _ordered(pool, read_chunk, _chunks(folders, CHUNK), workers * IN_FLIGHT_PER_WORKER, mapping):
-            result: ChunkResult
-            if result.batch is not None:
-                staged.write(result.batch)
-                report.patch_ids += result.batch.column("patch_id").to_pylist()
+        jobs = tasks(folders, mapping, workers)
+        window = workers * IN_FLIGHT_PER_WORKER
+        for job, result in zip(jobs, _ordered(pool, write_patches, jobs, window, staged.target), strict=True):
+            result: TaskResult
+            staged.add(result.files, result.ids)
+            report.patch_ids += result.ids
             v1_found += result.v1_metadata
             report.problems += result.problems
-            done += result.batch.num_rows if result.batch is not None else 0
+            done += len(job.folders)
             if on_progress:
                 on_progress("patches", done, len(folders))
         report.patches = staged.commit() if folders else 0
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # no worker writes a file after the clean-up
         staged.abort()
         raise
     return v1_found

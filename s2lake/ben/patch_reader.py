@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from s2lake.ben.geotiff_reader import Raster, read_geotiff
 from s2lake.ben_names import BenV1Name, PatchId, V1TileSource, tile_by_origin
 from s2lake.sentinel2 import BANDS, NODATA_DN
 from s2lake.tables.schemas import PATCHES
@@ -43,15 +44,6 @@ class PatchFolder:
 
 
 @dataclass
-class Band:
-    pixels: np.ndarray | None  # flat, row-major, uint16 values as int64
-    height: int
-    width: int
-    epsg: int | None = None
-    bounds: tuple[float, float, float, float] | None = None  # ulx, uly, lrx, lry
-
-
-@dataclass
 class ChunkResult:
     """What one worker call read: a ``patches`` batch, v1 metadata rows and the problems met."""
 
@@ -61,20 +53,11 @@ class ChunkResult:
 
 
 def configure_worker() -> None:
-    """GDAL settings of an import worker: no directory listing per open (a v1 folder holds 13 files and
-    GDAL would list it for side-car files on every band), one thread (the pool is the parallelism)."""
+    """GDAL settings of an import worker (for the files :mod:`s2lake.ben.geotiff_reader` leaves to GDAL): no
+    directory listing per open (a v1 folder holds 13 files and GDAL would list it for side-car files on
+    every band), one thread (the pool is the parallelism)."""
     os.environ["GDAL_DISABLE_READDIR_ON_OPEN"] = "EMPTY_DIR"
     os.environ["GDAL_NUM_THREADS"] = "1"
-
-
-def _read_band(path: Path) -> Band:
-    import rasterio
-
-    with rasterio.open(path, driver="GTiff") as src:  # no probing of the other drivers
-        pixels = src.read(1).astype(np.int64).reshape(-1)
-        t = src.transform
-        bounds = (t.c, t.f, t.c + t.a * src.width, t.f + t.e * src.height)
-        return Band(pixels, src.height, src.width, src.crs.to_epsg() if src.crs else None, bounds)
 
 
 def _v1_metadata(folder: PatchFolder, problems: list[str]) -> dict | None:
@@ -108,7 +91,7 @@ class Identity:
     sensing: datetime
 
 
-def _identity(folder: PatchFolder, meta: dict | None, v1_to_v2: dict[str, str], geo: Band | None) -> Identity:
+def _identity(folder: PatchFolder, meta: dict | None, v1_to_v2: dict[str, str], geo: Raster | None) -> Identity:
     """Who the patch is: v2 folders say it in their name; a v1 name maps to its v2 id through
     metadata.parquet's ``s2v1_name``, else through its tile_source (tile and orbit), else it keeps its
     v1 name with the tile found from its corner in the tiling grid."""
@@ -126,99 +109,128 @@ def _identity(folder: PatchFolder, meta: dict | None, v1_to_v2: dict[str, str], 
         pid = v1.v2_id(source.tile, source.relative_orbit)
         return Identity(str(pid), pid.prefix(), pid.tile, pid.row, pid.col, sensing)
     tile = None
-    if geo is not None and geo.epsg is not None and geo.bounds is not None:
-        tile = tile_by_origin(geo.epsg, geo.bounds[0], geo.bounds[1], v1.col, v1.row)
+    if geo is not None and geo.epsg is not None:
+        ulx, uly, _, _ = geo.bounds
+        tile = tile_by_origin(geo.epsg, ulx, uly, v1.col, v1.row)
     return Identity(folder.name, v1.product, tile or UNKNOWN_TILE, v1.row, v1.col, sensing)
-
-
-def _stats(bands: list[Band]) -> tuple[list[dict], int]:
-    """``band_stats`` entries (valid = not NO_DATA) and the patch's NO_DATA pixel count."""
-    entries, nodata = [], 0
-    for spec, band in zip(BANDS, bands, strict=True):
-        entry = {"band": spec.name, "height": band.height, "width": band.width}
-        px = band.pixels
-        valid = px[px != NODATA_DN] if px is not None else np.empty(0, np.int64)
-        if px is not None:
-            nodata += px.size - valid.size
-        if valid.size:
-            entry |= {"min": int(valid.min()), "max": int(valid.max()), "mean": float(valid.mean())}
-        else:
-            entry |= {"min": None, "max": None, "mean": None}
-        entry |= {"valid_count": int(valid.size), "sum": int(valid.sum()), "sum_sq": int(np.dot(valid, valid))}
-        entries.append(entry)
-    return entries, nodata
-
-
-def _pixel_column(columns: list[np.ndarray | None]) -> pa.ListArray:
-    """One ``list<int32>`` column from per-patch flat arrays (None -> NULL), built from one buffer."""
-    lengths = np.array([0 if c is None else c.size for c in columns], dtype=np.int32)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
-    present = [c for c in columns if c is not None]
-    values = pa.array(np.concatenate(present).astype(np.int32) if present else np.empty(0, np.int32))
-    mask = pa.array([c is None for c in columns])
-    return pa.ListArray.from_arrays(offsets, values, mask=mask)
 
 
 def read_chunk(folders: list[PatchFolder], v1_to_v2: dict[str, str]) -> ChunkResult:
     """Read ``folders`` into one ``patches`` record batch (rows in the order given)."""
-    import rasterio
-
-    with rasterio.Env():  # one GDAL environment for the chunk, not one set up and torn down per file
-        return _read_chunk(folders, v1_to_v2)
-
-
-def _read_chunk(folders: list[PatchFolder], v1_to_v2: dict[str, str]) -> ChunkResult:
     result = ChunkResult(batch=None)
-    rows: list[dict] = []
-    pixels: dict[str, list[np.ndarray | None]] = {b.column: [] for b in BANDS}
+    rows: list[tuple[Identity, int, tuple[float, float, float, float]]] = []
+    bands: dict[str, list[np.ndarray | None]] = {b.name: [] for b in BANDS}
     for folder in folders:
-        bands = []
+        rasters: dict[str, Raster | None] = {}
         for spec in BANDS:
             path = Path(folder.path) / f"{folder.name}_{spec.name}.tif"
+            raster = None
             try:
-                bands.append(_read_band(path))
+                raster = read_geotiff(path)
             except Exception as exc:  # any decoding failure: the patch still lands, this band empty
                 reason = "missing" if not path.exists() else f"unreadable ({str(exc).splitlines()[0][:200]})"
                 result.problems.append(f"{path}: band file {reason}; imported with NULL {spec.column}")
-                bands.append(Band(None, 0, 0))
-        geo = next((b for s, b in zip(BANDS, bands, strict=True) if s.name in _GEO_BANDS and b.bounds), None)
-        geo = geo or next((b for b in bands if b.bounds), None)
+            rasters[spec.name] = raster
+            bands[spec.name].append(raster.pixels if raster is not None else None)
+        geo = next((rasters[b] for b in _GEO_BANDS if rasters[b] is not None), None)
+        geo = geo or next((r for r in rasters.values() if r is not None), None)
         meta = _v1_metadata(folder, result.problems) if folder.version == 1 else None
         ident = _identity(folder, meta, v1_to_v2, geo)
         if meta is not None:
             result.v1_metadata.append({"patch_id": ident.patch_id, "v1_name": folder.name, "tile": ident.tile, **meta})
-        stats, nodata = _stats(bands)
-        ulx, uly, lrx, lry = geo.bounds if geo is not None else (np.nan,) * 4
-        rows.append(
-            {
-                "ident": ident,
-                "epsg": (geo.epsg if geo is not None else None) or 0,
-                "bbox": (ulx, uly, lrx, lry),
-                "band_stats": stats,
-                "nodata": nodata,
-            }
-        )
-        for spec, band in zip(BANDS, bands, strict=True):
-            pixels[spec.column].append(band.pixels)
+        bbox = geo.bounds if geo is not None else (np.nan,) * 4
+        rows.append((ident, (geo.epsg if geo is not None else None) or 0, bbox))
     if rows:
-        result.batch = _batch(rows, pixels)
+        result.batch = _batch(rows, bands)
     return result
 
 
-def _batch(rows: list[dict], pixels: dict[str, list[np.ndarray | None]]) -> pa.RecordBatch:
+@dataclass
+class _BandColumn:
+    """One band of a chunk: the ``list<int32>`` pixel column and the band's statistics per patch."""
+
+    pixels: pa.ListArray
+    height: np.ndarray
+    width: np.ndarray
+    valid: np.ndarray  # pixels that are not NO_DATA
+    low: np.ndarray  # min/max of the valid pixels (meaningless where valid == 0)
+    high: np.ndarray
+    total: np.ndarray
+    total_sq: np.ndarray
+
+
+def _band_column(arrays: list[np.ndarray | None]) -> _BandColumn:
+    """Pixels and statistics of one band over a chunk's patches, each a reduction over one buffer (a
+    few numpy calls per band and chunk instead of per patch). NO_DATA is 0, so it adds nothing to the
+    sums; ``min`` masks it with the largest int64."""
+    shapes = np.array([(0, 0) if a is None else a.shape for a in arrays], dtype=np.int64).reshape(-1, 2)
+    lengths = shapes[:, 0] * shapes[:, 1]
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    present = [a.reshape(-1) for a in arrays if a is not None]
+    wide = np.concatenate(present).astype(np.int64) if present else np.empty(0, np.int64)
+    n = len(arrays)
+    valid, low, high, total, total_sq = (np.zeros(n, np.int64) for _ in range(5))
+    starts = offsets[:-1][lengths > 0]
+    if starts.size:
+        is_valid = wide != NODATA_DN
+        has = lengths > 0
+        valid[has] = np.add.reduceat(is_valid, starts, dtype=np.int64)
+        total[has] = np.add.reduceat(wide, starts)
+        total_sq[has] = np.add.reduceat(wide * wide, starts)
+        high[has] = np.maximum.reduceat(wide, starts)
+        low[has] = np.minimum.reduceat(np.where(is_valid, wide, np.iinfo(np.int64).max), starts)
+    mask = pa.array([a is None for a in arrays])
+    pixels = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(wide.astype(np.int32)), mask=mask)
+    return _BandColumn(pixels, shapes[:, 0], shapes[:, 1], valid, low, high, total, total_sq)
+
+
+def _band_stats(columns: list[_BandColumn]) -> pa.ListArray:
+    """``band_stats``: per patch one entry per band, in :data:`BANDS` order, built column-wise."""
+
+    def field(name: str) -> np.ndarray:  # (patches x bands) flattened patch-major, as the lists hold them
+        return np.stack([getattr(c, name) for c in columns], axis=1).reshape(-1)
+
+    n = len(columns[0].valid)
+    valid = field("valid")
+    none = valid == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = field("total") / valid  # exact sums below 2**53: the same double as numpy's mean
+    entries = pa.StructArray.from_arrays(
+        [
+            pa.array(np.tile(np.array([b.name for b in BANDS]), n)),
+            pa.array(field("height").astype(np.int32)),
+            pa.array(field("width").astype(np.int32)),
+            pa.array(field("low").astype(np.int32), mask=none),
+            pa.array(field("high").astype(np.int32), mask=none),
+            pa.array(mean, mask=none),
+            pa.array(valid),
+            pa.array(field("total")),
+            pa.array(field("total_sq")),
+        ],
+        fields=list(_STATS_TYPE),
+    )
+    offsets = pa.array(np.arange(0, len(BANDS) * n + 1, len(BANDS), dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, entries, type=PATCHES.schema.field("band_stats").type)
+
+
+def _batch(
+    rows: list[tuple[Identity, int, tuple[float, float, float, float]]], bands: dict[str, list[np.ndarray | None]]
+) -> pa.RecordBatch:
     import shapely
 
-    ulx, uly, lrx, lry = (np.array([r["bbox"][i] for r in rows], dtype=np.float64) for i in range(4))
+    columns = [_band_column(bands[b.name]) for b in BANDS]
+    ulx, uly, lrx, lry = (np.array([r[2][i] for r in rows], dtype=np.float64) for i in range(4))
     # A patch without one readable band has no georeference: its footprint is an empty polygon.
     boxes = shapely.box(ulx, lry, lrx, uly)
     footprints = shapely.to_wkb(np.where(shapely.is_missing(boxes), shapely.Polygon(), boxes))
-    ids = [r["ident"] for r in rows]
-    nodata = np.array([r["nodata"] for r in rows], dtype=np.int64)
-    columns = {
+    ids = [r[0] for r in rows]
+    pixels = sum((c.height * c.width for c in columns), np.zeros(len(rows), np.int64))
+    nodata = pixels - sum((c.valid for c in columns), np.zeros(len(rows), np.int64))
+    data = {
         "patch_id": pa.array([i.patch_id for i in ids]),
         "product_id": pa.array([i.product_id for i in ids]),
         "tile": pa.array([i.tile for i in ids]),
-        "epsg": pa.array([r["epsg"] for r in rows], pa.int32()),
+        "epsg": pa.array([r[1] for r in rows], pa.int32()),
         "row": pa.array([i.row for i in ids], pa.int32()),
         "col": pa.array([i.col for i in ids], pa.int32()),
         "ulx": pa.array(ulx),
@@ -227,11 +239,11 @@ def _batch(rows: list[dict], pixels: dict[str, list[np.ndarray | None]]) -> pa.R
         "lry": pa.array(lry),
         "footprint": pa.array(footprints, pa.binary()),
         "sensing_time": pa.array([i.sensing for i in ids], pa.timestamp("us", tz="UTC")),
-        **{column: _pixel_column(values) for column, values in pixels.items()},
+        **{b.column: c.pixels for b, c in zip(BANDS, columns, strict=True)},
         "scl": pa.nulls(len(rows), PATCHES.schema.field("scl").type),
-        "band_stats": pa.array([r["band_stats"] for r in rows], PATCHES.schema.field("band_stats").type),
+        "band_stats": _band_stats(columns),
         "scene_classes": pa.nulls(len(rows), PATCHES.schema.field("scene_classes").type),
         "has_nodata": pa.array(nodata > 0),
         "nodata_pixels": pa.array(nodata),
     }
-    return pa.RecordBatch.from_pydict(columns, schema=PATCHES.schema)
+    return pa.RecordBatch.from_pydict(data, schema=PATCHES.schema)

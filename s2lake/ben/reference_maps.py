@@ -1,10 +1,11 @@
 """Reference maps into ``reference_map_polygons`` rows.
 
 Two forms: BigEarthNet v2's rasters (``<patch_id>_reference_map.tif``, one CLC code per 10 m pixel),
-polygonised here with ``rasterio.features.shapes`` (one polygon per 4-connected region of one code, so
-the polygons of a patch tile it exactly), and GeoParquet polygon files as course subsets ship them
-(a ``patch_id`` column, the code in ``clc_code`` or ``code_18``, the geometry column and CRS from
-the file's GeoParquet metadata). Every region lands, whatever its code: checking codes is dbt's job.
+read by :mod:`s2lake.ben.geotiff_reader` and polygonised with ``rasterio.features.shapes`` (one polygon
+per 4-connected region of one code, so the polygons of a patch tile it exactly), and GeoParquet polygon
+files as course subsets ship them (a ``patch_id`` column, the code in ``clc_code`` or ``code_18``, the
+geometry column and CRS from the file's GeoParquet metadata). Every region lands, whatever its code:
+checking codes is dbt's job.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from s2lake.ben.geotiff_reader import read_geotiff
 from s2lake.errors import ProductError
 from s2lake.tables.schemas import REFERENCE_MAP_POLYGONS
 
@@ -42,18 +44,17 @@ def _rows_table(rows: dict[str, list]) -> pa.Table:
 
 def polygonise(paths: list[str]) -> tuple[pa.Table, list[str]]:
     """Raster maps -> rows (run in the import's workers); unreadable files become problem lines."""
-    import rasterio
     import shapely
     from rasterio.features import shapes
+    from rasterio.transform import Affine
 
     rows: dict[str, list] = {name: [] for name in REFERENCE_MAP_POLYGONS.schema.names}
     problems = []
     for path in paths:
         patch_id = Path(path).name.removesuffix(RASTER_SUFFIX)
         try:
-            with rasterio.open(path) as src:
-                codes = src.read(1)
-                transform, epsg = src.transform, (src.crs.to_epsg() if src.crs else None) or 0
+            raster = read_geotiff(Path(path))
+            codes, transform, epsg = raster.pixels, Affine(*raster.transform), raster.epsg or 0
         except Exception as exc:  # any decoding failure is reported, the other maps go on
             problems.append(f"{path}: reference map unreadable ({str(exc).splitlines()[0][:200]}); not imported")
             continue
