@@ -1,4 +1,4 @@
-"""The code lists shipped in ``s2lake/data/codelists`` (CLC 2018 classes, BigEarthNet 19 classes)."""
+"""The code lists shipped in ``s2lake/data/codelists`` (CLC 2018 classes, BigEarthNet 19 classes, country names)."""
 
 from __future__ import annotations
 
@@ -39,3 +39,8 @@ def clc_classes() -> pa.Table:
 def clc_nodata_codes() -> list[str]:
     """CORINE's codes for areas without a class (999 NODATA, 990/995 unclassified land/water)."""
     return [row["clc_code"] for row in _rows("clc2018_nodata_codes.csv")]
+
+
+def country_names() -> dict[str, str]:
+    """Country code (NUTS ``CNTR_CODE`` or ISO 3166 alpha-2) -> English short name as BigEarthNet spells it."""
+    return {row["country_code"]: row["country_name"] for row in _rows("country_names.csv")}
