@@ -28,7 +28,7 @@ def ben(
     zip_per: Annotated[
         int | None, typer.Option(min=1, help="Zip the patch files in partitions of N patches, with manifest.json.")
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Writer threads \\[default all cores].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Writer processes \\[default all cores].")] = None,
 ) -> None:
     """Write patches as a BigEarthNet v2 dataset: BigEarthNet-S2/<product>/<patch_id>/<patch_id>_B01.tif ...,
     Reference_Maps/..., metadata.parquet. OUT appears only when complete.

@@ -51,8 +51,12 @@ def patch_dir(root: Path, patch_id: str) -> Path:
     return inside(root, PATCHES_DIR, product_folder(patch_id), patch_id)
 
 
-def band_file(root: Path, patch_id: str, band: str) -> Path:
-    return inside(root, PATCHES_DIR, product_folder(patch_id), patch_id, f"{patch_id}_{band}.tif")
+def band_files(root: Path, patch_id: str) -> dict[str, Path]:
+    """Band name -> file of one patch. The folder is proven inside ``root`` once; the file names add only the
+    checked id and a band name (no separator, no dot-dot), so they stay in it (one ``realpath`` per patch,
+    not per file: the export writes millions of them)."""
+    folder = patch_dir(root, patch_id)
+    return {band: folder / f"{patch_id}_{band}.tif" for band in BAND_NAMES}
 
 
 def reference_map_file(root: Path, patch_id: str) -> Path:

@@ -8,7 +8,9 @@ Columns and types are those of the v2 distribution. Where each value comes from,
   ``patch_landcover`` rows with a positive area in the latest complete labels run (the mart's result at its
   default threshold 0); without either, an empty list;
 * ``split``: the ``geographic_split`` mart (train / validation / test), else null;
-* ``country``: ``patch_country.country_name`` of the latest complete labels run, else null;
+* ``country``: the English name (``s2lake/data/codelists/country_names.csv``, BigEarthNet's spelling) of
+  ``patch_country.country_code`` of the latest complete labels run, else that row's ``country_name``,
+  else null (NUTS names countries in their own languages: "Österreich", "Suomi/Finland");
 * ``s1_name``, ``s2v1_name``, ``contains_seasonal_snow``, ``contains_cloud_or_shadow``: null (unknown) for
   patches cut from SAFE products: they have no Sentinel-1 pair or v1 name, and the cloud and snow flags
   belong to the dataset report's marts, not to the export.
@@ -27,6 +29,7 @@ import pyarrow as pa
 from s2lake.tables.schemas import PATCH_COUNTRY, PATCH_LANDCOVER
 from s2lake.tables.store import TableStore, sql_literal
 from sedona_jobs.labels.runs import pending_runs
+from sedona_jobs.reference.codelists import country_names
 
 log = logging.getLogger("s2lake.export")
 
@@ -67,10 +70,25 @@ def _sources(store: TableStore) -> dict[str, dict[str, object]]:
     else:
         log.warning("no geographic_split table: split is null (run `s2lake models build`)")
     if latest is not None and store.open(PATCH_COUNTRY.name) is not None:
-        found["country"] = _lookup(store, PATCH_COUNTRY.name, "patch_id", "country_name", latest)
+        found["country"] = _english_countries(store, latest)
     else:
         log.warning("no complete labels run: country is null (run `s2lake labels build`)")
     return found
+
+
+def _english_countries(store: TableStore, latest: str) -> dict[str, object]:
+    """patch_id -> English country name by code (BigEarthNet's spelling; NUTS stores local names such as
+    "Österreich"); a code the shipped list lacks keeps the name the labels run stored, with a warning."""
+    rows = store.read(PATCH_COUNTRY.name, ["patch_id", "country_code", "country_name"], where=latest).to_pylist()
+    english = country_names()
+    unknown = sorted({r["country_code"] for r in rows if r["country_code"] and r["country_code"] not in english})
+    if unknown:
+        log.warning(
+            "no English name for country codes %s in s2lake/data/codelists/country_names.csv: "
+            "their patches keep the reference layer's name",
+            ", ".join(unknown),
+        )
+    return {r["patch_id"]: english.get(r["country_code"] or "", r["country_name"]) for r in rows}
 
 
 def _landcover_labels(store: TableStore, latest: str) -> dict[str, object]:

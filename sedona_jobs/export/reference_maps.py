@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from s2lake.tables.schemas import PATCH_LANDCOVER
-from s2lake.tables.store import TableStore, sql_literal
-from s2lake.warehouse import Warehouse
-from sedona_jobs.labels.runs import pending_runs
+if TYPE_CHECKING:  # the export's worker processes import this module: they need neither (~150 MB of imports)
+    from s2lake.tables.store import TableStore
+    from s2lake.warehouse import Warehouse
 
 #: Reference maps are rasterised at the 10 m grid of the patch (120 x 120 px).
 RESOLUTION_M = 10
@@ -32,7 +31,7 @@ CACHED_TILES = 2
 
 @dataclass
 class ReferenceMaps:
-    """Rasterises the CLC polygons of labelled patches; thread-safe (the export's writers share it)."""
+    """Rasterises the CLC polygons of labelled patches; thread-safe, and picklable for worker processes."""
 
     clc_path: str
     labelled: set[str]
@@ -40,12 +39,25 @@ class ReferenceMaps:
     _cache: dict[tuple[str, int], tuple[Any, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to each export worker process without the cache (each builds its own) and the lock."""
+        state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
+        state["_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @classmethod
     def open(cls, warehouse: Warehouse, store: TableStore, patches: pa.Table) -> ReferenceMaps | None:
         """``None`` when there is nothing to rasterise from (no complete labels run or no ``clc`` table).
 
         ``patches``: patch_id, tile, epsg, ulx, uly, lrx, lry of the selected patches.
         """
+        from s2lake.tables.schemas import PATCH_LANDCOVER
+        from s2lake.tables.store import sql_literal
+        from sedona_jobs.labels.runs import pending_runs
         from sedona_jobs.reference.geoparquet import require_table, table_exists
 
         run, _ = pending_runs(store)

@@ -17,7 +17,8 @@ Extraction trusts nothing in the folder it is given: the zip's SHA-256 must matc
 is opened, its central directory and every member's real output are held to :mod:`s2lake.archive_limits`,
 every member must resolve inside the target (:func:`s2lake.contained_paths.inside`) and be one of the
 files of the patches the manifest lists. Everything is unpacked below ``.<OUT>.partial-<pid>`` and renamed
-to ``OUT`` only when every zip passed, so a refused zip leaves no half dataset.
+to ``OUT`` only when every zip passed, so a refused zip leaves no half dataset. A refusal is an
+:class:`~s2lake.errors.ExportError` (bad input: the CLI exits 2).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from s2lake.archive_limits import ArchiveLimits, open_archive, stream_member
 from s2lake.contained_paths import inside
-from s2lake.errors import ArchiveError, ExportError
+from s2lake.errors import ArchiveError, ExportError, UnsafePathError
 from sedona_jobs.export.ben_layout import METADATA_FILE, PATCHES_DIR, REFERENCE_MAPS_DIR, patch_files
 
 MANIFEST_FILE = "manifest.json"
@@ -92,12 +93,12 @@ def _zip_one(root: Path, index: int, ids: list[str]) -> dict[str, object]:
     return {"name": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size, "patch_ids": ids}
 
 
+#: What to do about a refused zipped export, whichever check refused it.
+_REFUSED_FIX = "the zipped export is damaged or was altered and nothing was unpacked: copy it again from its source"
+
+
 def _refuse(what: str, where: Path | str) -> ArchiveError:
-    return ArchiveError(
-        what,
-        where=str(where),
-        fix="the zipped export is damaged or was altered and nothing was unpacked: copy it again from its source",
-    )
+    return ArchiveError(what, where=str(where), fix=_REFUSED_FIX)
 
 
 def read_manifest(zipdir: Path) -> dict:
@@ -132,12 +133,25 @@ def extract_zips(
     limits: ArchiveLimits | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Unpack a zipped export into the v2 tree at ``out`` (which must not exist); returns the patch count."""
-    zipdir, out = Path(zipdir), Path(out)
+    """Unpack a zipped export into the v2 tree at ``out`` (which must not exist); returns the patch count.
+
+    A refused zip (checksum, archive limits, a member escaping ``out`` or not listed) is the user's input,
+    not a broken environment: the archive and path checks' own errors (:class:`ArchiveError`,
+    :class:`UnsafePathError`, which mean a failed download or a hostile name elsewhere) are re-raised as
+    :class:`ExportError` with their reason and where, the original chained as the cause.
+    """
+    try:
+        return _extract_zips(Path(zipdir), Path(out), workers, limits or ArchiveLimits(), on_progress)
+    except (ArchiveError, UnsafePathError) as exc:
+        raise ExportError(f"refused: {exc.what}", where=exc.where, fix=_REFUSED_FIX) from exc
+
+
+def _extract_zips(
+    zipdir: Path, out: Path, workers: int, limits: ArchiveLimits, on_progress: Callable[[int, int], None] | None
+) -> int:
     if out.exists():
         raise ExportError(f"{out} already exists", where=str(out), fix="choose a new folder to extract into")
     manifest = read_manifest(zipdir)
-    limits = limits or ArchiveLimits()
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)

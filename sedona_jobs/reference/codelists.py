@@ -1,4 +1,4 @@
-"""The code lists shipped in ``s2lake/data/codelists`` (CLC 2018 classes, BigEarthNet 19 classes)."""
+"""The code lists shipped in ``s2lake/data/codelists`` (CLC 2018 classes, BigEarthNet 19 classes, country names)."""
 
 from __future__ import annotations
 
@@ -62,3 +62,8 @@ def ben19_of_code() -> dict[str, str]:
 def ben19_labels() -> list[str]:
     """The 19 class names of the BigEarthNet v2 nomenclature (the labels of its metadata.parquet)."""
     return [row["ben19_label"] for row in _rows("ben19_classes.csv")]
+
+
+def country_names() -> dict[str, str]:
+    """Country code (NUTS ``CNTR_CODE`` or ISO 3166 alpha-2) -> English short name as BigEarthNet spells it."""
+    return {row["country_code"]: row["country_name"] for row in _rows("country_names.csv")}

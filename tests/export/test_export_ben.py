@@ -17,6 +17,7 @@ from s2lake.sentinel2 import BANDS
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from sedona_jobs.export import ben_export
 from sedona_jobs.export.ben_export import export_ben
 from sedona_jobs.export.ben_metadata import METADATA_SCHEMA
 from sedona_jobs.labels.patch_rows import patch_table
@@ -43,6 +44,7 @@ def test_tree_equals_patches_table(patched_warehouse: Warehouse, fresh_out: Path
             with rasterio.open(path) as tif:
                 assert (tif.count, tif.dtypes[0], tif.nodata) == (1, "uint16", 0)
                 assert tif.compression.name == "deflate"
+                assert tif.block_shapes == [(band.patch_pixels, band.patch_pixels)]  # one strip per file
                 assert tif.crs.to_epsg() == row["epsg"]
                 assert tif.transform == rasterio.Affine(band.resolution, 0, row["ulx"], 0, -band.resolution, row["uly"])
                 assert tuple(tif.bounds) == (row["ulx"], row["lry"], row["lrx"], row["uly"])
@@ -58,7 +60,11 @@ def test_tree_equals_patches_table(patched_warehouse: Warehouse, fresh_out: Path
     assert [p.name for p in fresh_out.parent.iterdir()] == ["out"]  # no partial folder left behind
 
 
-def test_where_selects_and_export_is_deterministic(patched_warehouse: Warehouse, tmp_path: Path) -> None:
+def test_where_selects_and_export_is_deterministic(
+    patched_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same bytes whether written in this process (1 worker) or by a pool of processes (2 chunks each)."""
+    monkeypatch.setattr(ben_export, "CHUNK_PATCHES", 2)
     where = "row = 1 AND NOT has_nodata"
     wanted = {pid for pid, r in patch_rows(patched_warehouse).items() if r["row"] == 1 and not r["has_nodata"]}
     first = export_ben(patched_warehouse, tmp_path / "a", where, workers=1)
@@ -137,11 +143,30 @@ def _with_rows(warehouse: Warehouse, tmp_path: Path, rows: pa.Table) -> Warehous
     return copy
 
 
-def test_patch_without_pixels_aborts_the_whole_export(patched_warehouse: Warehouse, tmp_path: Path) -> None:
-    """A pixel-less row among good ones fails the run after other patches were written: no OUT, no partial."""
-    bad = patch_table([("S2A_MSIL2A_20180510T094148_N0510_R094_T33UUU_9_9", "33UUU", 32633, 300000.0, 5500000.0)])
-    warehouse = _with_rows(patched_warehouse, tmp_path, bad)
-    with pytest.raises(ExportError, match="has no B01 pixels"):
+def _out_of_range(warehouse: Warehouse) -> pa.Table:
+    """A copy of a real row under a new id whose B05 holds one value a uint16 cannot."""
+    row = dict(min(patch_rows(warehouse).items())[1])
+    row["patch_id"] = "S2A_MSIL2A_20180510T094148_N0510_R094_T33UUU_9_9"
+    row["b05"] = [*row["b05"][:-1], 70_000]
+    return pa.Table.from_pylist([row], schema=PATCHES.schema)
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "reason"),
+    [
+        (lambda _: patch_table([("S2A_MSIL2A_20180510T094148_N0510_R094_T33UUU_9_9", "33UUU", 32633, 3e5, 5.5e6)]),
+         "S2A_MSIL2A_20180510T094148_N0510_R094_T33UUU_9_9 has no B01 pixels"),
+        (_out_of_range, "S2A_MSIL2A_20180510T094148_N0510_R094_T33UUU_9_9 band B05 has values outside 0..65535"),
+    ],
+)  # fmt: skip
+def test_bad_patch_aborts_the_whole_export(
+    patched_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_row: object, reason: str
+) -> None:
+    """A bad row among good ones fails the run in a worker process after other patches were written: the
+    error names the patch, and there is no OUT and no partial folder."""
+    monkeypatch.setattr(ben_export, "CHUNK_PATCHES", 4)
+    warehouse = _with_rows(patched_warehouse, tmp_path, bad_row(patched_warehouse))
+    with pytest.raises(ExportError, match=reason):
         export_ben(warehouse, tmp_path / "export" / "out", workers=2)
     assert list((tmp_path / "export").iterdir()) == []
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from s2lake.errors import ArchiveError, UnsafePathError
+from s2lake.errors import ArchiveError, ExportError, UnsafePathError
 from s2lake.warehouse import Warehouse
 from sedona_jobs.export.ben_export import export_ben
 from sedona_jobs.export.zip_parts import extract_zips, sha256_of
@@ -83,8 +83,9 @@ def _altered(zips: Path, tmp_path: Path, index: int, change: dict[str, bytes], *
 
 def test_extract_refuses_a_member_escaping_the_target(zipped: tuple[Path, Path], tmp_path: Path) -> None:
     zips = _altered(zipped[1], tmp_path, 1, {"../../escaped.tif": b"II*\x00"}, update_manifest=True)
-    with pytest.raises(UnsafePathError, match=r"escaped\.tif"):
+    with pytest.raises(ExportError, match=r"escaped\.tif") as refused:
         extract_zips(zips, tmp_path / "target" / "out")
+    assert isinstance(refused.value.__cause__, UnsafePathError)
     assert not list((tmp_path / "target").iterdir())
     assert not list(tmp_path.rglob("escaped.tif"))
 
@@ -97,8 +98,9 @@ def test_extract_refuses_a_tampered_member(zipped: tuple[Path, Path], tmp_path: 
         return members[victim][:-16] + bytes(16)
 
     zips = _altered(zipped[1], tmp_path, 2, {victim: altered}, update_manifest=False)
-    with pytest.raises(ArchiveError, match=r"patches-00002\.zip has SHA-256"):
+    with pytest.raises(ExportError, match=r"patches-00002\.zip has SHA-256") as refused:
         extract_zips(zips, tmp_path / "target" / "out")
+    assert isinstance(refused.value.__cause__, ArchiveError)
     assert not list((tmp_path / "target").iterdir())
 
 
@@ -106,6 +108,40 @@ def test_extract_refuses_a_member_of_no_listed_patch(zipped: tuple[Path, Path], 
     zips = _altered(
         zipped[1], tmp_path, 0, {"BigEarthNet-S2/extra/extra_0_0/run.sh": b"#!/bin/sh\n"}, update_manifest=True
     )
-    with pytest.raises(ArchiveError, match="not a file of the patches the manifest lists"):
+    with pytest.raises(ExportError, match="not a file of the patches the manifest lists"):
         extract_zips(zips, tmp_path / "target" / "out")
     assert not list((tmp_path / "target").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("change", "update_manifest", "reason"),
+    [
+        ({"../../escaped.tif": b"II*\x00"}, True, "escaped.tif"),  # a member leaving the target
+        ({"BigEarthNet-S2/x/x_0_0/x_0_0_B01.tif": bytes(1000)}, False, "has SHA-256"),  # a tampered zip
+        ({"BigEarthNet-S2/x/x_0_0/x_0_0_B01.tif": bytes(2 << 20)}, True, "inflates"),  # past the archive limits
+    ],
+)
+def test_cli_refused_zip_is_bad_input(
+    zipped: tuple[Path, Path], tmp_path: Path, change: dict[str, bytes], update_manifest: bool, reason: str
+) -> None:
+    """A refused zip is the user's input: exit 2 with what, where and fix, and nothing extracted."""
+    from typer.testing import CliRunner
+
+    from s2lake.cli.main import app
+
+    zips = _altered(zipped[1], tmp_path, 0, change, update_manifest=update_manifest)
+    if reason == "inflates":  # re-pack with DEFLATE so 2 MB of zeros are a ~2 KB member: a small zip bomb
+        path = zips / "patches-00000.zip"
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        manifest = json.loads((zips / "manifest.json").read_text())
+        manifest["zips"][0]["sha256"] = sha256_of(path)
+        (zips / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(app, ["export", "extract", str(zips), str(tmp_path / "target" / "out")])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "refused" in text and reason in text and "(at " in text and "copy it again" in text
+    assert not (tmp_path / "target").exists() or not list((tmp_path / "target").iterdir())
