@@ -56,6 +56,8 @@ APP_CONF = {
 YARN_APP_CONF = {
     "spark.yarn.am.memory": "256m",  # client mode's application master: a 768 MB container
     "spark.executor.memoryOverhead": "384m",  # with spark.executor.memory 512m: 1 GB containers
+    # a cluster-mode driver ignores spark.driver.host and would take the first non-loopback address
+    "spark.yarn.appMasterEnv.SPARK_LOCAL_IP": HOST,
 }
 #: The NodeManager's share of the machine (three engineers' clusters share 23 GB) and the container limits:
 #: a client-mode application master (768 MB) and two executors (1 GB) fit; a cluster-mode driver (Spark's
