@@ -10,7 +10,9 @@ import typer
 
 from s2lake.cli.context import app_context, emit, friendly_errors
 
-app = typer.Typer(help="Local cluster on 127.0.0.1: HDFS, Spark standalone master and worker, Thrift server.")
+app = typer.Typer(
+    help="Local cluster on 127.0.0.1: HDFS, Spark standalone master and worker, Thrift server, YARN on request."
+)
 
 DirOption = Annotated[
     Path | None, typer.Option("--dir", help="State folder (pids, ports, logs) \\[<warehouse>/_state/cluster].")
@@ -35,11 +37,14 @@ def up(
     ctx: typer.Context,
     folder: DirOption = None,
     thrift: Annotated[bool, typer.Option("--thrift/--no-thrift", help="Start the Thrift server too.")] = True,
+    yarn: Annotated[
+        bool, typer.Option("--yarn", help="Also start YARN (ResourceManager + NodeManager); adds it to a running one.")
+    ] = False,
 ) -> None:
     """Start the cluster (or report the one already running there) and print the addresses and exports."""
     from s2lake.spark.cluster import up as start
 
-    state = start(_folder(ctx, folder), with_thrift=thrift)
+    state = start(_folder(ctx, folder), with_thrift=thrift, with_yarn=yarn)
     for name, address in state.addresses.items():
         typer.echo(f"# {name}: {address}")
     for key, value in state.exports.items():

@@ -7,6 +7,8 @@ the driver. spark-submit gets:
   folder, and ``spark.pyspark.python=./s2env/bin/python`` so executors run the archive's interpreter.
   The driver runs the submitting environment's Python in client mode (the default; on a standalone
   master the only mode PySpark has) and the archive's in cluster mode.
+- ``--master``: a standalone master (``spark://``, client mode only), or ``yarn``, whose ResourceManager
+  spark-submit finds in ``$HADOOP_CONF_DIR``/``$YARN_CONF_DIR`` (checked here, before the archive is built).
 - ``--jars``: the Maven-resolved jar folder (``s2lake spark jars``).
 - ``--properties-file``: the effective ``spark-defaults.conf`` (:func:`~s2lake.spark.session_config`:
   the defaults file with the jar folder instead of ``spark.jars.packages``), written beside the job config.
@@ -53,6 +55,8 @@ ENV_NAME = "s2env"
 EXECUTOR_PYTHON = f"./{ENV_NAME}/bin/python"
 JOB_CONFIG = "s2lake-job.yaml"
 PROPERTIES = "spark-submit.conf"
+#: Where spark-submit finds the ResourceManager of ``--master yarn`` (``yarn-site.xml``).
+HADOOP_CONF_VARIABLES = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
 #: Configuration sections a job on the cluster reads; ``ingest`` (credentials) is left out on purpose.
 SHIPPED_SECTIONS = ("patches", "labels", "models")
 
@@ -129,6 +133,12 @@ def plan(
         raise ConfigError(
             "no Spark master to submit to",
             fix="pass --master (spark://host:port, yarn), or export the SPARK_CONF_DIR `s2lake cluster up` prints",
+        )
+    if master == "yarn" and not any(os.environ.get(name) for name in HADOOP_CONF_VARIABLES):
+        # spark-submit says so too, but only after the archive is built (a minute on a first submission)
+        raise ConfigError(
+            "--master yarn needs the cluster's Hadoop configuration (a folder with yarn-site.xml)",
+            fix="export HADOOP_CONF_DIR (or YARN_CONF_DIR): the cluster's, or what `s2lake cluster up --yarn` prints",
         )
     if deploy_mode == "cluster" and master.startswith("spark://"):
         raise ConfigError(
