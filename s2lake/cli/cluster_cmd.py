@@ -41,7 +41,14 @@ def up(
         bool, typer.Option("--yarn", help="Also start YARN (ResourceManager + NodeManager); adds it to a running one.")
     ] = False,
 ) -> None:
-    """Start the cluster (or report the one already running there) and print the addresses and exports."""
+    """Start the cluster (or report the one already running there) and print the addresses and exports.
+
+    Examples:
+
+      s2lake cluster up
+
+      s2lake cluster up --yarn --dir /tmp/s2lake-cluster
+    """
     from s2lake.spark.cluster import up as start
 
     state = start(_folder(ctx, folder), with_thrift=thrift, with_yarn=yarn)
@@ -56,7 +63,14 @@ def up(
 def status(
     ctx: typer.Context, folder: DirOption = None, fmt: Annotated[str, typer.Option("--format")] = "table"
 ) -> None:
-    """Each process of the cluster: running or not, its ports and whether they answer. Exit 4 if any is down."""
+    """Each process of the cluster: running or not, its ports and whether they answer. Exit 4 if any is down.
+
+    Examples:
+
+      s2lake cluster status
+
+      s2lake cluster status --format json
+    """
     from s2lake.spark.cluster import status as probe
 
     found = probe(_folder(ctx, folder))
@@ -78,7 +92,12 @@ def status(
 @app.command("down")
 @friendly_errors
 def down(ctx: typer.Context, folder: DirOption = None) -> None:
-    """Stop every process the cluster started (by process group) and check that none remains."""
+    """Stop every process the cluster started (by process group) and check that none remains.
+
+    Example:
+
+      s2lake cluster down
+    """
     from s2lake.spark.cluster import down as stop
 
     stopped = stop(_folder(ctx, folder))

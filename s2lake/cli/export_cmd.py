@@ -61,7 +61,12 @@ def extract(
     workers: Annotated[int | None, typer.Option(min=1, help="Extraction threads \\[default all cores].")] = None,
 ) -> None:
     """Unpack zipped partitions after checking every zip's SHA-256 against the manifest; members that
-    would leave OUT, are not files of the listed patches, or inflate past the archive limits are refused."""
+    would leave OUT, are not files of the listed patches, or inflate past the archive limits are refused.
+
+    Example:
+
+      s2lake export extract ben-zips/ BigEarthNet-v2/ --workers 4
+    """
     from s2lake.logs import progress
     from sedona_jobs.export.zip_parts import extract_zips
 
@@ -83,7 +88,12 @@ def retile(
     parts: Annotated[int, typer.Option(help="Number of parts: a square number (4 = 2 x 2).")] = 4,
 ) -> None:
     """Split a patch band into equal square sub-patches (row-major from the upper left), then verify that
-    they reassemble the original's bounds and pixels."""
+    they reassemble the original's bounds and pixels.
+
+    Example:
+
+      s2lake retile S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_26_57_B02.tif parts/ --parts 4
+    """
     from sedona_jobs.export.retile import retile as split
 
     for path in split(geotiff, out_dir, parts):

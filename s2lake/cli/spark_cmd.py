@@ -22,6 +22,12 @@ def jars(
 
     s2lake's Spark sessions use that folder through spark.jars. A cluster without Maven gets the same
     folder by copying it and setting S2LAKE_SPARK_JARS to the copy.
+
+    Examples:
+
+      s2lake spark jars
+
+      s2lake spark jars --hadoop
     """
     from s2lake.spark.jars import fetch_sedona, resolve, sedona_missing_message
 
@@ -46,6 +52,12 @@ def register(
 
     Run it after each build: new tables are added, a registration at another location or in another
     format is replaced, and the server's cached file listings are refreshed.
+
+    Examples:
+
+      s2lake spark register --host thrift.example.org --port 10000
+
+      s2lake -w hdfs://namenode:8020/s2lake spark register --format json
     """
     from s2lake.spark.metastore import register_tables
 
@@ -61,7 +73,9 @@ def register(
 @friendly_errors
 def submit(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="probe (diagnostics) or labels (labels build --engine spark).")],
+    job: Annotated[
+        str, typer.Argument(help="probe (diagnostics), patches (patches build) or labels (labels build), on Spark.")
+    ],
     master: Annotated[
         str | None, typer.Option(help="spark://host:port or yarn \\[spark.master of the Spark defaults].")
     ] = None,
@@ -78,6 +92,14 @@ def submit(
 
     Arguments after `--` go to the job's command, e.g. `s2lake spark submit probe -- --tasks 8`. The archive
     (built once per lock and source state, cached) needs the same Python at the same path on every node.
+
+    Examples:
+
+      s2lake spark submit probe --master spark://127.0.0.1:7077 --dry-run
+
+      s2lake -w hdfs://nn:8020/lake spark submit patches --master yarn --deploy-mode cluster -- /data/p.SAFE
+
+      s2lake spark submit labels --master yarn
     """
     from s2lake.spark.submit import plan, run
 
@@ -110,6 +132,10 @@ def probe(
     """Report the Python (executable, prefix, version, s2lake location) of the driver and each executor.
 
     Meant as `s2lake spark submit probe`: executors must show the archive's Python in their working folder.
+
+    Example:
+
+      s2lake spark probe --tasks 4 --format json
     """
     from s2lake.spark import build_session
     from s2lake.spark.probe import probe as run_probe

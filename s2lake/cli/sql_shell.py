@@ -29,6 +29,7 @@ Statements end with ';' and may span several lines (Enter on an unfinished state
   .help              this text
   .quit              leave (or Ctrl-D); Ctrl-C drops the statement being typed"""
 
+
 def history_file() -> Path:
     """Where the shell keeps its history: ``$XDG_STATE_HOME/s2lake/sql_history`` (XDG's place for it)."""
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")

@@ -58,7 +58,7 @@ def _parse(argv: list[str]) -> tuple[str, ...]:
         context = sub.make_context(name, rest, parent=context, resilient_parsing=True)
         command = sub
     # resilient parsing tolerates missing arguments, not unknown options or extra words
-    assert not context.args or command.allow_extra_args, f"extra words {context.args} in `s2lake {' '.join(argv)}`"
+    assert not context.args or context.allow_extra_args, f"extra words {context.args} in `s2lake {' '.join(argv)}`"
     return tuple(path)
 
 
