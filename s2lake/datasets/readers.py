@@ -38,7 +38,9 @@ def read_parquet(path: Path) -> Iterator[Sample]:
         for band in ALL_LAYERS:
             column = batch.column(band.column)
             side = band.patch_pixels
-            grids[band.column] = (column.flatten().to_numpy(zero_copy_only=False).reshape(-1, side, side), column)
+            # .values, not .flatten(): flatten drops the slots of null bands and would shift every later patch
+            values = column.values.slice(column.offset * side * side, len(column) * side * side)
+            grids[band.column] = (values.to_numpy(zero_copy_only=False).reshape(-1, side, side), column)
         meta = batch.drop_columns(list(PIXEL_COLUMNS)).to_pylist()
         for i, row in enumerate(meta):
             layers = {name: grid[i] if column[i].is_valid else None for name, (grid, column) in grids.items()}

@@ -88,5 +88,5 @@ def parquet_schema(label_names: list[str]) -> pa.Schema:
     )
 
 
-#: Metadata columns (everything but pixels and the thumbnail): a WebDataset sample's ``.json``.
+#: The pixel columns; every other column but the thumbnail is metadata (a WebDataset sample's ``.json``).
 PIXEL_COLUMNS = tuple(b.column for b in ALL_LAYERS)

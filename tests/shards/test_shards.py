@@ -208,3 +208,41 @@ def test_cli_writes_shards_and_refuses_bad_input(marts_warehouse: Warehouse, tmp
     assert result.exit_code == 2 and "--where" in result.output
     result = runner.invoke(app, [*wh, "export", "shards", str(tmp_path / "x"), "--shard-size", "lots"])
     assert result.exit_code == 2 and "--shard-size" in result.output
+
+
+def _with_row(warehouse: Warehouse, tmp_path: Path, **changes: object) -> Warehouse:
+    """A copy of ``warehouse`` with one more patch: a real row under a new id that sorts first (a year earlier),
+    with ``changes``."""
+    import shutil
+
+    import pyarrow as pa
+
+    from s2lake.tables.schemas import PATCHES
+
+    copy = Warehouse.at(shutil.copytree(warehouse.root, tmp_path / "wh"))
+    row = TableStore(copy).read(PATCHES.name).sort_by("patch_id").slice(0, 1).to_pylist()[0]
+    row |= {"patch_id": row["patch_id"].replace("_2018", "_2017", 1), **changes}
+    TableStore(copy).append(PATCHES, pa.Table.from_pylist([row], schema=PATCHES.schema))
+    return copy
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "webdataset"])
+def test_a_null_band_stays_null_and_shifts_nothing(patched_warehouse: Warehouse, tmp_path: Path, fmt: str) -> None:
+    warehouse = _with_row(patched_warehouse, tmp_path, b01=None)
+    export_shards(warehouse, tmp_path / "out", fmt=fmt)  # one shard: the null row sits among 25 others
+    rows = patch_rows(warehouse)
+    for sample in Shards(tmp_path / "out"):
+        row = rows[sample["patch_id"]]
+        for band in BANDS:
+            grid = sample["bands"][band.name]
+            if row[band.column] is None:
+                assert grid is None and "_2017" in sample["patch_id"]
+            else:
+                assert np.array_equal(grid.ravel(), np.array(row[band.column])), (sample["patch_id"], band.name)
+
+
+def test_pixels_a_uint16_cannot_hold_stop_the_export(patched_warehouse: Warehouse, tmp_path: Path) -> None:
+    warehouse = _with_row(patched_warehouse, tmp_path, b02=[70000] * 14400)
+    with pytest.raises(ExportError, match=r"_2017\d{4}T\d{6}_\S+ band B02 has values outside 0\.\.65535"):
+        export_shards(warehouse, tmp_path / "out")
+    assert not (tmp_path / "out" / INDEX_FILE).exists() and not list((tmp_path / "out").glob("shard-*"))
