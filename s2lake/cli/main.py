@@ -24,6 +24,7 @@ from s2lake.cli import (
     patches_cmd,
     reference_cmd,
     run_cmd,
+    shards_cmd,
     spark_cmd,
     split_cmd,
     sql_cmd,
@@ -98,5 +99,6 @@ app.add_typer(split_cmd.app, name="split")
 app.add_typer(spark_cmd.app, name="spark")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(export_cmd.app, name="export")
+export_cmd.app.command("shards")(shards_cmd.shards)
 app.command("retile")(export_cmd.retile)
 app.add_typer(ben_cmd.app, name="ben")
