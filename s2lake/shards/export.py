@@ -54,7 +54,7 @@ from s2lake.shards.thumbnail import thumbnail
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore, sql_literal
 from s2lake.warehouse import Warehouse
-from sedona_jobs.export.ben_export import _selected as selected_patches
+from sedona_jobs.export.ben_export import selected_patches
 from sedona_jobs.reference.codelists import ben19_labels
 
 log = logging.getLogger("s2lake.shards")

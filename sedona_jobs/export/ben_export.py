@@ -78,7 +78,7 @@ def export_ben(
         )
     store = TableStore(warehouse)
     table = store.require(PATCHES.name)
-    selected = _selected(table, where)
+    selected = selected_patches(table, where)
     ids = selected.column("patch_id").to_pylist()
     if not ids:
         raise ExportError(
@@ -121,7 +121,7 @@ def _query(table: object, select: str, where: str | None) -> pa.RecordBatchReade
         ) from None
 
 
-def _selected(table: object, where: str | None) -> pa.Table:
+def selected_patches(table: object, where: str | None) -> pa.Table:
     """Ids and places of the selected patches, sorted by id; a duplicated id would make two patches share files."""
     selected = pa.table(_query(table, ", ".join(f'"{c}"' for c in _PLACE), where).read_all())
     selected = selected.cast(pa.schema([PATCHES.schema.field(c) for c in _PLACE])).sort_by("patch_id")
