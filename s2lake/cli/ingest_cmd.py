@@ -238,6 +238,7 @@ def get(
     from ingest.ranking import latest_ranks
     from ingest.scheduler import Scheduler
     from s2lake.logs import progress
+    from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)
     products = _read_products(products_file)
@@ -249,6 +250,7 @@ def get(
             app_ctx.settings.ingest, app_ctx.warehouse, latest_ranks(app_ctx.warehouse), bars, mirrors
         )
         report = scheduler.run(products)
+    register_after_build(app_ctx.settings.models, app_ctx.warehouse, "ingest get")
     if as_json:
         typer.echo(
             json.dumps(
@@ -277,12 +279,14 @@ def run(
     """Search → select → get → land, incrementally; exit 0 ok, 1 partial, 2 usage, 3 locked, 4 failed."""
     from ingest.job import load_job, run_job
     from s2lake.logs import progress
+    from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)
     job = load_job(job_file)
     app_ctx.warehouse.ensure_writable()
     with progress(transfer=True) as bars:
         report = run_job(job, app_ctx.settings.ingest, app_ctx.warehouse, bars)
+    register_after_build(app_ctx.settings.models, app_ctx.warehouse, "ingest run")
     summary = report.as_dict()
     if as_json:
         typer.echo(json.dumps(summary))

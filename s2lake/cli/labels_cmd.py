@@ -31,6 +31,7 @@ def build(
 
     Needs the `clc` reference table and `nuts` or `countries` (see `s2lake reference --help`).
     """
+    from s2lake.spark.metastore import register_after_build
     from sedona_jobs.labels import build_labels
 
     context = app_context(ctx)
@@ -47,6 +48,7 @@ def build(
         country_source=settings.country_source,
         skip_unknown_epsg=settings.skip_unknown_epsg,
     )
+    register_after_build(context.settings.models, context.warehouse, "labels build")
     row = {k: v for k, v in vars(report).items() if k != "countries"}
     row["patches_per_s"] = round(report.patches_per_second)
     row["countries"] = ", ".join(f"{k}:{v}" for k, v in sorted(report.countries.items(), key=str))
