@@ -309,6 +309,7 @@ def get(
     from ingest.ranking import latest_ranks
     from ingest.scheduler import Scheduler
     from s2lake.logs import progress
+    from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)
     products = _read_products(products_file)
@@ -324,6 +325,7 @@ def get(
             mirrors,
         )
         report = scheduler.run(products)
+    register_after_build(app_ctx.settings.models, app_ctx.warehouse, "ingest get")
     if as_json:
         typer.echo(
             json.dumps(
@@ -362,12 +364,14 @@ def run(
     """
     from ingest.job import load_job, run_job
     from s2lake.logs import progress
+    from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)
     job = load_job(job_file)
     app_ctx.warehouse.ensure_writable()
     with progress(transfer=True) as bars:
         report = run_job(job, _with_bands(app_ctx.settings.ingest, bands), app_ctx.warehouse, bars)
+    register_after_build(app_ctx.settings.models, app_ctx.warehouse, "ingest run")
     summary = report.as_dict()
     if as_json:
         typer.echo(json.dumps(summary))

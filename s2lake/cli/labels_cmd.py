@@ -42,6 +42,7 @@ def build(
 
       s2lake labels build --new-only --country-source nuts --format json
     """
+    from s2lake.spark.metastore import register_after_build
     from sedona_jobs.labels import build_labels, build_new_labels
 
     context = app_context(ctx)
@@ -62,6 +63,7 @@ def build(
     if report is None:
         typer.echo("every patch is labelled already: nothing to do", err=True)
         return
+    register_after_build(context.settings.models, context.warehouse, "labels build")
     row = {k: v for k, v in vars(report).items() if k != "countries"}
     row["patches_per_s"] = round(report.patches_per_second)
     row["countries"] = ", ".join(f"{k}:{v}" for k, v in sorted(report.countries.items(), key=str))

@@ -39,6 +39,7 @@ def build(
     """
     from s2lake.marts.runner import MARTS
     from s2lake.marts.runner import build as run_build
+    from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)
     settings = with_flags(
@@ -46,6 +47,7 @@ def build(
     )
     start = time.perf_counter()
     result = run_build(settings, app_ctx.warehouse, select=select, quiet=quiet)
+    register_after_build(settings, app_ctx.warehouse, "models build")
     typer.echo(
         f"dbt build on {result.target}: {result.count('model')} models, {result.count('seed')} seeds, "
         f"{result.count('test')} tests passed in {time.perf_counter() - start:.1f} s; "

@@ -61,6 +61,7 @@ def build(
 
     Example: s2lake patches build S2A_MSIL2A_20180510T100031_N0510_R122_T33UUU_20180510T121500.SAFE
     """
+    from s2lake.spark.metastore import register_after_build
     from sedona_jobs.patches import build_products
 
     app_ctx = app_context(ctx)
@@ -86,6 +87,7 @@ def build(
         for o in outcomes
     ]
     emit(rows, fmt, title=f"patches build ({settings.engine}, {settings.mode} mode, {settings.workers} workers)")
+    register_after_build(app_ctx.settings.models, app_ctx.warehouse, "patches build")
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(ExitCode.PARTIAL)
 

@@ -45,7 +45,9 @@ def register(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Thrift server host \\[models.spark_host].")] = None,
     port: Annotated[int | None, typer.Option(help="Thrift server port \\[models.spark_port].")] = None,
-    database: Annotated[str, typer.Option(help="Metastore database to register the tables in.")] = "default",
+    database: Annotated[
+        str | None, typer.Option(help="Metastore database to register the tables in \\[models.register_database].")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
     """Register the warehouse's Delta tables in the Thrift server's metastore (USING delta at their location).
@@ -63,7 +65,9 @@ def register(
 
     context = app_context(ctx)
     models = context.settings.models
-    done = register_tables(context.warehouse, host or models.spark_host, port or models.spark_port, database)
+    done = register_tables(
+        context.warehouse, host or models.spark_host, port or models.spark_port, database or models.register_database
+    )
     emit([{"table": r.table, "action": r.action, "location": r.location} for r in done], fmt)
 
 

@@ -16,6 +16,14 @@ class ModelsSettings(BaseModel):
     )
     spark_host: str = Field("127.0.0.1", description="Spark Thrift server host (spark_method thrift).")
     spark_port: int = Field(10000, description="Spark Thrift server port (spark_method thrift).")
+    register_after_build: bool = Field(
+        True,
+        description="spark_method thrift: after each build (patches, labels, models, ingest), register the "
+        "warehouse's Delta tables with the Thrift server at spark_host:spark_port (as `s2lake spark register`).",
+    )
+    register_database: str = Field(
+        "default", description="Metastore database the warehouse's tables are registered in (one per warehouse)."
+    )
     spark_file_format: Literal["delta", "parquet"] = Field(
         "delta", description="spark target: file format of the marts (delta needs Delta's jars)."
     )

@@ -9,6 +9,7 @@ warehouses, and several people, never share them.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -126,6 +127,9 @@ def profile_env(settings: ModelsSettings, warehouse: Warehouse, target: str) -> 
         "S2LAKE_DBT_SPARK_FILE_FORMAT": settings.spark_file_format,
         "S2LAKE_DBT_SPARK_HOST": settings.spark_host,
         "S2LAKE_DBT_SPARK_PORT": str(settings.spark_port),
+        # The Thrift server acts as the connecting user on HDFS (impersonation): connect as the user running
+        # s2lake, as beeline and pyhive do, so dbt may write where that user's other commands write.
+        "S2LAKE_DBT_SPARK_USER": getpass.getuser(),
         # dbt must not phone home: s2lake runs offline.
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",

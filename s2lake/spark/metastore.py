@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s2lake.errors import ClusterError, ConfigError
+from s2lake.config.masking import mask_url_userinfo
+from s2lake.config.models import ModelsSettings
+from s2lake.errors import ClusterError, ConfigError, S2LakeError
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 
+log = logging.getLogger("s2lake.spark")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -59,6 +63,8 @@ def connect(host: str, port: int) -> Any:
 
     # pyhive logs every statement at INFO, which would bury the command's own output
     logging.getLogger("pyhive").setLevel(logging.WARNING)
+    # thrift logs a failed connect with its traceback before raising; the error below reports it once
+    logging.getLogger("thrift.transport.TSocket").setLevel(logging.CRITICAL)
     try:
         return hive.connect(host=host, port=port, auth="NONE")
     except Exception as exc:  # thrift's transport errors have no common base class
@@ -113,4 +119,38 @@ def register_tables(warehouse: Warehouse, host: str, port: int, database: str = 
                 continue
             cursor.execute(f"REFRESH TABLE {table}")
             done.append(Registration(name, location, "refreshed"))
+    return done
+
+
+def register_after_build(settings: ModelsSettings, warehouse: Warehouse, command: str) -> list[Registration] | None:
+    """Re-register the tables after ``command`` built them, when the configuration names a Thrift server.
+
+    A Thrift server is configured when ``models.spark_method`` is ``thrift`` (``s2lake cluster up`` exports
+    it with the address), so analysts and dbt-spark see each rebuild without a manual ``spark register``.
+    The build has committed by now: a failure here leaves only the metastore behind, so it is a warning
+    naming the address and the command to run by hand, never a failed build.
+    """
+    if settings.spark_method != "thrift" or not settings.register_after_build:
+        return None
+    host, port = settings.spark_host, settings.spark_port
+    try:
+        done = register_tables(warehouse, host, port, settings.register_database)
+    # thrift's and pyhive's errors share no base class; whatever failed, the committed build stands
+    except Exception as exc:
+        reason = exc.what if isinstance(exc, S2LakeError) else f"{type(exc).__name__}: {exc}"
+        log.warning(
+            "%s succeeded, but registering the warehouse's tables with the Spark Thrift server at %s:%d failed (%s); "
+            "analysts may see the tables as they were before. Run by hand once the server is up: "
+            "s2lake -w %s spark register --host %s --port %d --database %s",
+            command,
+            host,
+            port,
+            mask_url_userinfo(reason),
+            shlex.quote(mask_url_userinfo(warehouse.root)),
+            host,
+            port,
+            settings.register_database,
+        )
+        return None
+    log.info("registered %d table(s) with the Spark Thrift server at %s:%d", len(done), host, port)
     return done

@@ -52,6 +52,8 @@ LEFT_OUT = ("pyspark",)
 COMPRESS_LEVEL = 1
 #: Archives kept in the cache: the current one and the one before it (a job still running may use it).
 KEEP = 2
+#: An archive used by a submission this recently is kept beyond KEEP: that job may still be running.
+IN_USE_SECONDS = 24 * 3600
 UV_TIMEOUT = 1800
 
 
@@ -180,9 +182,17 @@ def _build_env(uv: str, root: Path, python: str, work: Path) -> Path:
 
 
 def _prune(folder: Path, current: Path) -> None:
+    """Drop archives beyond the newest :data:`KEEP` that no submission used for :data:`IN_USE_SECONDS`.
+
+    A running job's driver serves its archive to every executor it starts, for as long as it runs: another
+    checkout or user sharing the cache must not delete it under that job (executors then die with "Stream
+    '/files/s2env-....tar.gz' was not found"). Each submission touches its archive (:func:`build_archive`).
+    """
     archives = sorted(folder.glob("s2env-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    idle_since = time.time() - IN_USE_SECONDS
     for old in [a for a in archives if a != current][KEEP - 1 :]:
-        old.unlink(missing_ok=True)
+        if old.stat().st_mtime < idle_since:
+            old.unlink(missing_ok=True)
 
 
 def archive_path(python: str | None = None, folder: Path | None = None) -> Path:
@@ -198,6 +208,7 @@ def build_archive(python: str | None = None, folder: Path | None = None) -> EnvA
     target = archive_path(python, folder)
     folder = target.parent
     if target.is_file():
+        os.utime(target)  # in use again: not pruned while this submission may run (see _prune)
         return EnvArchive(target, python, built=False, seconds=0.0)
     uv = uv_binary()
     _check_python(python)
