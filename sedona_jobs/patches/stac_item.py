@@ -12,6 +12,10 @@ Asset keys differ between catalogues: Earth Search v1 names bands by common name
 CDSE adds the resolution (``B02_10m``). All three are recognised; the band's native resolution is
 the one read.
 
+DNs: the patches hold ESA's digital numbers. Earth Search v1 subtracts ``BOA_ADD_OFFSET`` from the
+COGs of baseline 04.00+ products (``earthsearch:boa_offset_applied: true``), clipping at 0; such an item
+is refused rather than mixed with SAFE-built patches whose DNs differ by 1000.
+
 Checksums: items rarely carry ``file:checksum``, and a COG read by ranges is never whole on disk to
 hash, so ``--verify-checksums`` has nothing to check here; the header check of every band against the
 item's proj metadata (:func:`~sedona_jobs.patches.cog_reader.check_cog`) is what catches a wrong file.
@@ -79,6 +83,13 @@ def open_item(source: str) -> L2AProduct:
         )
     if name.level != "L2A":
         raise ProductError("this item is a Level-1C product", where=source, fix="use the Level-2A item of the scene")
+    if props.get("earthsearch:boa_offset_applied") is True:
+        raise ProductError(
+            "the catalogue subtracted BOA_ADD_OFFSET from this item's DNs (earthsearch:boa_offset_applied); "
+            "patches hold ESA's DNs, which cannot be restored where the catalogue clipped values at 0",
+            where=f"{source} properties",
+            fix="patch the SAFE of this product (s2lake ingest get), or an item whose COGs keep ESA's DNs",
+        )
     by_band = _band_assets(assets, source)
     epsg = _epsg(props, by_band["B02"][1], source)
     grids = {band: _grid(key, asset, props, source) for band, (key, asset) in by_band.items()}

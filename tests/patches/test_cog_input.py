@@ -154,8 +154,9 @@ def _edited(item: Path, tmp_path: Path, edit) -> Path:
         (lambda d: d["properties"].pop("proj:epsg"), "no proj:epsg", "properties"),
         (lambda d: d["properties"].pop("s2:product_uri"), "names no Sentinel-2 product", "properties"),
         (lambda d: d["assets"]["red"].update(href="./B05.tif"), "band B04 is 600x600 px", "B05.tif"),
+        (lambda d: d["properties"].update({"earthsearch:boa_offset_applied": True}), "BOA_ADD_OFFSET", "properties"),
     ],
-    ids=["missing-band", "missing-transform", "missing-epsg", "missing-product-uri", "wrong-file"],
+    ids=["missing-band", "missing-transform", "missing-epsg", "missing-product-uri", "wrong-file", "offset-applied"],
 )
 def test_unusable_item_fails_with_what_where_fix(both_forms, tmp_path: Path, edit, what: str, where: str) -> None:
     item = _edited(both_forms[1], tmp_path, edit)
