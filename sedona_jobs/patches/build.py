@@ -156,7 +156,8 @@ def _prepare(path: str, verify_checksums: bool) -> _Job:
 
 
 def _id_from_path(path: str) -> str:
-    return strip_suffixes(Path(path.rstrip("/")).name)
+    """The products key of a source that could not be opened: its name (a STAC item's without ``.json``)."""
+    return strip_suffixes(Path(path.rstrip("/")).name).removesuffix(".json")
 
 
 def _build_band_mode(

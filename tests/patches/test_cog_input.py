@@ -165,8 +165,9 @@ def test_unusable_item_fails_with_what_where_fix(both_forms, tmp_path: Path, edi
     assert outcome.status == "failed" and what in outcome.reason, outcome.reason
     store = TableStore(warehouse)
     assert store.open("patches") is None  # nothing written
-    [row] = store.read("products", ["status", "status_reason"]).to_pylist()
+    [row] = store.read("products", ["product_id", "status", "status_reason"]).to_pylist()
     assert row["status"] == "failed" and where in row["status_reason"] and "Fix:" in row["status_reason"]
+    assert row["product_id"] == item.stem  # the product's name, as its SAFE's failure would be recorded
 
 
 @pytest.mark.parametrize(
