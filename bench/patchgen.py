@@ -8,6 +8,10 @@ the same number of worker processes, with the same GDAL settings as the builder;
 patches, statistics, Arrow, Parquet, one Delta commit), with the default check of every file read
 against the checksums of ``manifest.safe``.
 (c) the same build with ``verify_checksums=False`` (``--no-verify-checksums``).
+(d) *COG input*: ``build_products`` on a STAC item of the same scene as Cloud-optimised GeoTIFFs
+(``sedona_jobs.synth.cog.write_cog_item``, written beside the product first, not timed): no JPEG 2000
+at all, windows read from local COGs. Goal: >= 5x the bare JPEG 2000 decode rate (a) in patches/s.
+(a') the bare decode of (a) on the COGs instead, for scale: what reading costs with no JPEG 2000.
 
 It prints patches/s, decode throughput (Mpx/s), the ratio of (b)'s throughput to (a)'s (goal >= 0.75:
 cutting should cost little beyond decoding, which nobody can avoid), the cost of the checksum check
@@ -85,6 +89,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("band", "product"), default="band")
     parser.add_argument("--repeat", type=int, default=2, help="builds with and without checksums, best of N each")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "s2lake-bench")
+    parser.add_argument("--no-cog", action="store_true", help="skip (d), the COG input build")
     args = parser.parse_args()
 
     from s2lake.config.patches import PatchesSettings
@@ -115,14 +120,28 @@ def main() -> None:
         pixels = sum(pool.map(_decode, paths))
         decode_s = time.perf_counter() - started
 
-    def build(verify: bool) -> tuple[float, int, int]:
+    cog_item = None if args.no_cog else _cog_item(Path(product_path), args.workdir)
+
+    cog_decode_s = None
+    if cog_item:
+        from sedona_jobs.patches.stac_item import open_item
+
+        cog_paths = [open_item(str(cog_item)).bands[layer.name].path for layer in ALL_LAYERS]
+        cog_paths.sort(key=lambda p: -os.path.getsize(p))
+        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+            list(pool.map(_decode, cog_paths[:1]))
+            started = time.perf_counter()
+            assert sum(pool.map(_decode, cog_paths)) == pixels
+            cog_decode_s = time.perf_counter() - started
+
+    def build(verify: bool, source: Path = product_path) -> tuple[float, int, int]:
         """(seconds, patches, peak RSS) of one build into a fresh warehouse."""
         warehouse = Warehouse.at(tempfile.mkdtemp(prefix="warehouse-", dir=args.workdir))
         settings = PatchesSettings(mode=args.mode, workers=args.workers, verify_checksums=verify)
         try:
             with PeakRss() as rss:
                 started = time.perf_counter()
-                [outcome] = build_products([product_path], warehouse, settings)
+                [outcome] = build_products([source], warehouse, settings)
                 seconds = time.perf_counter() - started
         finally:
             shutil.rmtree(warehouse.root, ignore_errors=True)  # ~1 GB per full tile
@@ -139,8 +158,13 @@ def main() -> None:
             best = min(best, time.perf_counter() - started)
         return best
 
-    # (b) and (c) alternate, best of --repeat each: on a shared machine one build can be slowed by others.
-    runs = [(verify, build(verify)) for _ in range(args.repeat) for verify in (True, False)]
+    # (b), (c) and (d) alternate, best of --repeat each: on a shared machine one build can be slowed by others.
+    # (d) runs in the same rounds, so all three see the same load.
+    runs, cog_runs = [], []
+    for _ in range(args.repeat):
+        runs += [(verify, build(verify)) for verify in (True, False)]
+        if cog_item:
+            cog_runs.append(build(False, cog_item))
     build_s, patches, build_rss = min(r for verify, r in runs if verify)
     plain_s, _, plain_rss = min(r for verify, r in runs if not verify)
     hashing_s = open_seconds(True) - open_seconds(False)
@@ -158,6 +182,19 @@ def main() -> None:
         f"(c) no checksums  {plain_s:8.1f} s   {pixels / plain_s / 1e6:8.1f} Mpx/s   "
         f"= {patches / plain_s:7.1f} patches/s                    peak RSS {plain_rss / 2**20:7.0f} MiB"
     )
+    if cog_runs:
+        cog_s, cog_patches, cog_rss = min(cog_runs)
+        assert cog_patches == patches, f"COG input gave {cog_patches} patches, the SAFE {patches}"
+        print(
+            f"(d) COG input     {cog_s:8.1f} s   {pixels / cog_s / 1e6:8.1f} Mpx/s   "
+            f"= {patches / cog_s:7.1f} patches/s                    peak RSS {cog_rss / 2**20:7.0f} MiB"
+        )
+        print(
+            f"(a') bare COG decode {cog_decode_s:5.1f} s   {pixels / cog_decode_s / 1e6:8.1f} Mpx/s   "
+            f"= {decode_s / cog_decode_s:.1f}x the bare JPEG 2000 decode (a)"
+        )
+        speedup = decode_s / cog_s
+        print(f"ratio (d)/(a) patches/s: {speedup:.2f}  (goal >= 5: {'met' if speedup >= 5 else 'NOT met'})")
     ratio = decode_s / build_s
     print(f"ratio (b)/(a) throughput: {ratio:.2f}  (goal >= 0.75: {'met' if ratio >= 0.75 else 'NOT met'})")
     print(
@@ -166,6 +203,19 @@ def main() -> None:
         f"({band_bytes / max(hashing_s, 1e-9) / 2**20:.0f} MiB/s, {100 * hashing_s / plain_s:.1f} % of a build)"
     )
     print("every build (s), in run order:", ", ".join(f"{'b' if v else 'c'} {r[0]:.1f}" for v, r in runs))
+    if cog_runs:
+        print("COG input builds (s):", ", ".join(f"{r[0]:.1f}" for r in cog_runs))
+
+
+def _cog_item(product: Path, workdir: Path) -> Path:
+    """The STAC item of the product's COGs, written once into ``workdir`` (re-encoding is not timed)."""
+    from sedona_jobs.synth.cog import write_cog_item
+
+    existing = sorted((workdir / "cog").glob(f"{product.name.removesuffix('.SAFE')}_COG/*.json"))
+    if existing:
+        return existing[0]
+    print(f"writing the COG form of {product.name} (not timed) ...", flush=True)
+    return write_cog_item(product, workdir / "cog")
 
 
 if __name__ == "__main__":

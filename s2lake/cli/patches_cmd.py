@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -22,7 +21,12 @@ app = typer.Typer(help="Cut Level-2A products into 1200 m patches and store them
 def build(
     ctx: typer.Context,
     products: Annotated[
-        list[Path], typer.Argument(help="Level-2A products: .SAFE folders or .zip archives.", show_default=False)
+        list[str],
+        typer.Argument(
+            help="Level-2A products: .SAFE folders or .zip archives, or STAC items of their COGs (a .json file or "
+            "an item URL; read by HTTP range requests, anonymously).",
+            show_default=False,
+        ),
     ],
     engine: Annotated[
         Literal["sedonadb", "spark"] | None,

@@ -39,6 +39,14 @@ def l2a(
     workers: Annotated[
         int | None, typer.Option(help="Processes encoding bands in parallel [default: all cores; 1 for small crops].")
     ] = None,
+    cog: Annotated[
+        bool,
+        typer.Option(
+            "--cog",
+            help="Also write the product as STAC serves it: <product>_COG/ next to the .SAFE, with one COG per "
+            "band and a STAC item (<product>.json) that `patches build` reads.",
+        ),
+    ] = False,
 ) -> None:
     """Write a Level-2A product with ESA's exact SAFE layout, names and metadata.
 
@@ -70,3 +78,7 @@ def l2a(
         f"wrote {product.name} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s", highlight=False
     )
     typer.echo(str(product))
+    if cog:
+        from sedona_jobs.synth.cog import write_cog_item
+
+        typer.echo(str(write_cog_item(product)))

@@ -144,17 +144,20 @@ def _build_locked(
 
 
 def _prepare(path: str, verify_checksums: bool) -> _Job:
-    """Open and check a product (metadata, band headers, checksums) and work out its patch grid."""
+    """Open and check a product (metadata, band headers, checksums) or a STAC item of its COGs, and work out
+    its patch grid."""
+    from sedona_jobs.patches.stac_item import is_stac_item, open_item
     from sedona_jobs.safe import open_product
 
-    product = open_product(path, verify_checksums=verify_checksums)
+    product = open_item(path) if is_stac_item(path) else open_product(path, verify_checksums=verify_checksums)
     shapes = {layer.name: product.bands[layer.name].shape for layer in ALL_LAYERS}
     grid = grid_of(shapes, product.ulx, product.uly, where=path)
     return _Job(path, product, grid, shapes["B02"])
 
 
 def _id_from_path(path: str) -> str:
-    return strip_suffixes(Path(path.rstrip("/")).name)
+    """The products key of a source that could not be opened: its name (a STAC item's without ``.json``)."""
+    return strip_suffixes(Path(path.rstrip("/")).name).removesuffix(".json")
 
 
 def _build_band_mode(
@@ -322,7 +325,7 @@ def product_row(
             relative_orbit=product.relative_orbit,
             cloud_cover=product.cloud_cover,
             size_bytes=product.size_bytes,
-            storage_path=str(Path(product.source).resolve()),
+            storage_path=product.source if "://" in product.source else str(Path(product.source).resolve()),
         )
     if job is not None:
         known["footprint"] = _footprint_wgs84(product, job.shape10)

@@ -266,6 +266,8 @@ class Stats:
     auth_headers_on_redirect: list[bool] = field(default_factory=list)
     #: (Host header, path, Authorization header) of every request
     authorization: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: (method, path, Range header, body bytes sent) of every request for a file under ``cog_root``
+    cog_requests: list[tuple[str, str, str | None, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -512,6 +514,7 @@ class StandInServer:
         redirect_to: str | None = None,
         link_base: str | None = None,
         tls: tuple[Path, Path] | None = None,
+        cog_root: Path | None = None,
     ) -> None:
         self.kind = kind
         self.products = {p.uuid: p for p in products}
@@ -527,6 +530,7 @@ class StandInServer:
         self.redirect_to = redirect_to  # answer every GET with a redirect to this base URL, same path
         self.link_base = link_base  # base URL written into STAC asset hrefs and next links (default: own)
         self.tls = tls  # (certificate, key): serve https
+        self.cog_root = cog_root  # files served under /cog/ with single-range requests (STAC items and their COGs)
         self.faults = Faults()
         self.stats = Stats()
         self.tokens: dict[str, float] = {}
@@ -655,6 +659,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._record()
         if self._redirected():
             return
+        if self._cog_file() is not None:
+            return self._serve_cog(head=True)
         # sentinelsat asks DHuS for the file name with HEAD before downloading.
         match = re.fullmatch(DHUS_VALUE, unquote(urlparse(self.path).path))
         product = self.owner.products.get(match[1]) if match else None
@@ -690,12 +696,52 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drop()
         if self._redirected():
             return
+        if self._cog_file() is not None:
+            return self._serve_cog(head=False)
         kind = self.owner.kind
         if kind == "dhus":
             return self._dhus(path, query)
         if kind == "cdse":
             return self._cdse(path, query)
         return self._stac(path, query)
+
+    def _cog_file(self) -> Path | None:
+        """The file under ``cog_root`` a ``/cog/<name>`` request names (no sub-folders, no escape), or None."""
+        root = self.owner.cog_root
+        match = re.fullmatch(r"/cog/([^/]+)", unquote(urlparse(self.path).path))
+        if root is None or match is None or match[1].startswith("."):
+            return None
+        return root / match[1]
+
+    def _serve_cog(self, head: bool) -> None:
+        """A file as object stores serve COGs: whole, or one ``bytes=a-b`` range (206), recorded per request."""
+        path = self._cog_file()
+        assert path is not None
+        if not path.is_file():
+            return self._status(404, text="no such file")
+        size = path.stat().st_size
+        start, end = 0, size - 1
+        range_header = self.headers.get("Range")
+        if range_header:
+            match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header.strip())
+            if match is None or int(match[1]) >= size:
+                return self._status(416, {"Content-Range": f"bytes */{size}"})
+            start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
+        with path.open("rb") as fh:
+            fh.seek(start)
+            body = fh.read(end - start + 1)
+        self.send_response(206 if range_header else 200)
+        self.send_header("Content-Type", "application/json" if path.suffix == ".json" else "image/tiff")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        if range_header:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        sent = 0 if head else len(body)
+        if not head:
+            self._send(body)
+        with self.owner.stats.lock:
+            self.owner.stats.cog_requests.append((self.command, path.name, range_header, sent))
 
     def _drop(self) -> None:
         self.close_connection = True
