@@ -87,13 +87,14 @@ def test_patches_labels_tables_and_sql_on_hdfs_give_the_local_rows(cluster: Clus
         "patch_country",
         "patch_overlaps",
         "label_runs",
+        "ref_clc",
+        "ref_countries",
     }
     assert listed[hdfs.root]["patches"] == 9
 
     counted = _json(hdfs, "sql", "SELECT count(*) AS n, count(DISTINCT tile) AS tiles FROM patches")
     assert counted == [{"n": 9, "tiles": 1}]
-    views = [*listed[hdfs.root], "ref_clc", "ref_countries"]
-    for view in views:
+    for view in listed[hdfs.root]:
         assert _rows_digest(hdfs, view) == _rows_digest(local, view), view
     # the table a model would read: land-cover labels for every patch, on HDFS
     assert TableStore(hdfs).count("patch_landcover") > 0
