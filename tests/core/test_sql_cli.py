@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
+import struct
+import subprocess
 import sys
+import termios
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pexpect
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pexpect import fdpexpect
 from typer.testing import CliRunner
 
 from s2lake.cli.main import app
@@ -102,18 +106,27 @@ def test_tables_lists_reference_tables_and_plain_column_types(filled: Warehouse)
     assert not any("PrimitiveType" in t for t in types.values())
 
 
+def _on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], fdpexpect.fdspawn]:
+    """Run ``argv`` with a pseudo-terminal (40 x 120) as its stdin, stdout and stderr, as a person's shell does.
+
+    The child is started by ``subprocess`` (fork and exec in C), not by pexpect's own fork: the test process
+    may hold threads (Spark, delta-rs), and a Python-level fork in a threaded process can deadlock before exec.
+    """
+    controller, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    child = subprocess.Popen(
+        argv, stdin=terminal, stdout=terminal, stderr=terminal, env=env, start_new_session=True, close_fds=True
+    )
+    os.close(terminal)
+    return child, fdpexpect.fdspawn(controller, encoding="utf-8", timeout=60)
+
+
 def test_the_shell_runs_statements_lists_and_describes_tables(filled: Warehouse, tmp_path: Path) -> None:
     """Driven through a pseudo-terminal as a person types: a two-line statement, .tables, .describe, .quit."""
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "COLUMNS": "120", "TERM": "xterm"}
     env = {k: v for k, v in env.items() if not k.startswith("S2LAKE_")}
-    shell = pexpect.spawn(
-        str(Path(sys.executable).parent / "s2lake"),  # the installed command, as a user runs it
-        ["-w", filled.root, "sql"],
-        env=env,
-        encoding="utf-8",
-        timeout=60,
-        dimensions=(40, 120),
-    )
+    command = str(Path(sys.executable).parent / "s2lake")  # the installed command, as a user runs it
+    child, shell = _on_a_terminal([command, "-w", filled.root, "sql"], env)
     try:
         shell.expect("Type .help")
         shell.expect("s2lake>")
@@ -132,9 +145,10 @@ def test_the_shell_runs_statements_lists_and_describes_tables(filled: Warehouse,
         shell.expect("error:.*nope")
         shell.expect("s2lake>")
         shell.sendline(".quit")
-        shell.expect(pexpect.EOF)
+        assert child.wait(timeout=60) == 0
     finally:
-        shell.close(force=True)
-    assert shell.exitstatus == 0
+        if child.poll() is None:
+            child.kill()
+        shell.close()
     history = (tmp_path / "state" / "s2lake" / "sql_history").read_text()
     assert "WHERE tile = '33UUV' GROUP BY tile;" in history and ".describe ref_clc" in history
