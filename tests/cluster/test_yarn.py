@@ -17,13 +17,9 @@ import pytest
 
 from s2lake.spark.cluster import HOST, ClusterState, container_groups
 from s2lake.spark.submit import HADOOP_CONF_VARIABLES
-from s2lake.tables.store import TableStore
-from s2lake.warehouse import Warehouse
-from sedona_jobs.synth import write_l2a
 from tests.cluster.conftest import s2lake
 from tests.cluster.test_cluster_lifecycle import _group, _listening_ips
 from tests.cluster.test_submit import _env, _run
-from tests.patches.test_patches_spark import row_hashes
 
 CONTAINER_DIR = re.compile(r"/usercache/[^/]+/appcache/(application_\d+_\d+)/container_\d+_\d+_\d+_\d+$")
 
@@ -78,25 +74,6 @@ def test_probe_executors_run_in_yarn_containers_with_the_archive_python(yarn: Cl
     assert f"Submitting application {application} to ResourceManager" in err
     # the containers' logs, kept by the NodeManager: the executors' own stderr
     assert list(work.glob(f"**/{application}/container_*/stderr"))
-    assert _no_containers_left(Path(yarn.folder))
-
-
-def test_patches_job_in_cluster_mode_writes_the_embedded_rows_to_hdfs(yarn: ClusterState, tmp_path: Path) -> None:
-    """The seeds' deployment: driver and executors in YARN containers, the warehouse on HDFS."""
-    product = write_l2a(tmp_path / "products", pixels=360, nodata_fraction=0.1, seed=5, workers=1)
-    local = Warehouse.at(tmp_path / "local")
-    built = s2lake("-w", local.root, "patches", "build", str(product), "--workers", "1")
-    assert built.returncode == 0, built.stdout + built.stderr
-    hdfs = Warehouse.at(f"{yarn.addresses['hdfs']}/s2lake-yarn")
-
-    args = ["-w", hdfs.root, "spark", "submit", "patches", "--master", "yarn", "--deploy-mode", "cluster"]
-    code, out, err = _run(*args, "--", str(product), env=_yarn_env(yarn))
-    assert code == 0, out[-2000:] + err[-4000:]
-    assert re.search(r"final status: SUCCEEDED", err), err[-3000:]
-
-    expected, got = TableStore(local).read("patches"), TableStore(hdfs).read("patches")
-    assert got.num_rows == expected.num_rows == 9
-    assert row_hashes(got) == row_hashes(expected)
     assert _no_containers_left(Path(yarn.folder))
 
 

@@ -4,6 +4,10 @@ Plain Spark has no Delta jars here (they come from Maven), so the test exports t
 tables to Parquet, points the spark sources at them (models.source_format/source_root) and writes the
 marts as Parquet (models.spark_file_format). The build runs through the `s2lake` CLI in a subprocess so
 its SparkSession (and JVM) end with it.
+
+The warehouse holds an imported BigEarthNet dataset, so every mart has rows to compare. The SAFE path's
+marts are compared on Spark with DuckDB's by the cluster pipeline test (tests/cluster/test_pipeline.py,
+dbt-spark through the Thrift server, Delta on HDFS).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from s2lake.tables.schemas import CORE_TABLES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from tests.ben.ben_gen import BenDataset, generate_ben
-from tests.models.warehouse_gen import SOURCE_TABLES
 
 KEYS = {
     "patch_labels": ["patch_id"],
@@ -42,9 +45,8 @@ KEYS = {
     "reference_map_labels": ["patch_id"],
     "ben_report": ["figure"],
 }
-#: Marts of BigEarthNet's own tables (ben_metadata, reference_map_polygons), which the generated SAFE-path
-#: warehouse does not have: both engines must agree that they are empty. A second warehouse holding an
-#: imported BigEarthNet dataset (tests/ben/ben_gen.py) checks them with rows.
+#: Marts of BigEarthNet's own tables (ben_metadata, reference_map_polygons), which a SAFE-path warehouse
+#: does not have: both engines must agree that they are empty there (tests/cluster/test_pipeline.py).
 BEN_ONLY = {"reference_map_labels"}
 
 
@@ -97,18 +99,6 @@ def _assert_same_rows(spark_marts: Path, warehouse: Warehouse, name: str) -> lis
         for column in d:
             assert _same(s[column], d[column]), (name, column, s, d)
     return duck_rows
-
-
-@pytest.fixture(scope="session")
-def spark_marts(generated, duck_build, tmp_path_factory) -> Path:
-    tables = {name: CORE_TABLES[name].schema for name in SOURCE_TABLES}
-    return _spark_build(TableStore(generated.warehouse), tables, tmp_path_factory.mktemp("spark"))
-
-
-@pytest.mark.parametrize("name", MARTS)
-def test_spark_mart_equals_duckdb_mart(name, spark_marts, generated):
-    rows = _assert_same_rows(spark_marts, generated.warehouse, name)
-    assert (len(rows) == 0) == (name in BEN_ONLY)
 
 
 @pytest.fixture(scope="session")
