@@ -180,7 +180,8 @@ def test_torch_dataloader_with_two_workers_sees_every_patch_once(marts_warehouse
 
     export_shards(marts_warehouse, tmp_path / "out", shard_bytes=SHARD_BYTES)
     dataset = ShardDataset(tmp_path / "out", shuffle=True, seed=3)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=2)
+    # spawned workers: forking this process, which holds other tests' threads (Spark, delta-rs), can deadlock
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=2, multiprocessing_context="spawn")
     for epoch in range(2):
         dataset.set_epoch(epoch)
         seen = []
