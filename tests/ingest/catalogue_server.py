@@ -1083,10 +1083,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for pos in range(0, len(data), chunk):
                 piece = data[pos : pos + chunk]
-                self.wfile.write(piece)
-                sent += len(piece)
+                # counted before the write: a client that has every byte may check the count at once, before
+                # this thread runs again (a piece the client never takes is counted, as a server's log would)
                 with self.owner.stats.lock:
                     self.owner.stats.bytes_sent += len(piece)
+                self.wfile.write(piece)
+                sent += len(piece)
                 if cap:
                     ahead = sent / cap - (time.monotonic() - started)
                     if ahead > 0:
