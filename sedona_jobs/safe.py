@@ -396,28 +396,50 @@ def _band_files(meta: ProductMetadata, source: _Folder | _Zip) -> dict[str, tupl
     return bands
 
 
+@dataclass(frozen=True)
+class RasterHeader:
+    """What a band file's header says (no pixel decoded): the checks of SAFE bands and COG assets read it."""
+
+    shape: tuple[int, int]
+    dtype: str
+    count: int
+    crs: object  # rasterio.crs.CRS or None
+    transform: object  # affine.Affine
+    block_rows: int
+
+
+def read_header(band: BandFile, kind: str, fix: str) -> RasterHeader:
+    """Open ``band`` with rasterio for its header only; an unreadable file is a :class:`ProductError`
+    saying it is not a readable ``kind``, with ``fix``."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(band.path) as raster:
+            return RasterHeader(
+                (raster.height, raster.width),
+                raster.dtypes[0],
+                raster.count,
+                raster.crs,
+                raster.transform,
+                raster.block_shapes[0][0],
+            )
+    except RasterioError as exc:
+        raise ProductError(f"band {band.band} is not a readable {kind} ({exc})", where=band.path, fix=fix) from None
+
+
 def _check_rasters(
     bands: dict[str, tuple[BandFile, str]], geometry: TileGeometry, source: _Folder | _Zip
 ) -> dict[str, BandFile]:
     """Open every band (JPEG 2000 header only, no pixel decoding), check shape, type, grid and that
     the file is whole; return the bands with their shape and tile height (so nobody opens them again
     just to ask)."""
-    import rasterio
-    from rasterio.errors import RasterioError
-
     checked: dict[str, BandFile] = {}
     for name, (band, rel) in bands.items():
         rows, cols = geometry.sizes.get(band.resolution) or (TILE_PIXELS[band.resolution],) * 2
-        try:
-            with rasterio.open(band.path) as raster:
-                shape, dtype, count = (raster.height, raster.width), raster.dtypes[0], raster.count
-                crs, transform, block_rows = raster.crs, raster.transform, raster.block_shapes[0][0]
-        except RasterioError as exc:
-            raise ProductError(
-                f"band {band.band} is not a readable JPEG 2000 file ({exc})",
-                where=band.path,
-                fix="the file is corrupt or truncated: download the product again",
-            ) from None
+        header = read_header(band, "JPEG 2000 file", "the file is corrupt or truncated: download the product again")
+        shape, dtype, count = header.shape, header.dtype, header.count
+        crs, transform, block_rows = header.crs, header.transform, header.block_rows
         if shape != (rows, cols):
             raise ProductError(
                 f"band {band.band} is {shape[1]}x{shape[0]} px, MTD_TL.xml declares {cols}x{rows} px "

@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 from s2lake.errors import ProductError
-from sedona_jobs.safe import BandFile
+from sedona_jobs.safe import BandFile, read_header
 
 #: GDAL configuration of every process that reads COGs (set in the environment, so the spawned decoding
 #: workers inherit it).
@@ -85,19 +85,9 @@ def _is_url(text: str) -> bool:
 def check_cog(band: BandFile, epsg: int, ulx: float, uly: float, shape: tuple[int, int]) -> BandFile:
     """Open a band's COG (header and tile index only) and check it against the item's proj metadata;
     return the band with its shape and tile height, as :func:`sedona_jobs.safe.open_product` does for JP2."""
-    import rasterio
-    from rasterio.errors import RasterioError
-
-    try:
-        with rasterio.open(band.path) as raster:
-            found, dtype, count = (raster.height, raster.width), raster.dtypes[0], raster.count
-            crs, transform, block_rows = raster.crs, raster.transform, raster.block_shapes[0][0]
-    except RasterioError as exc:
-        raise ProductError(
-            f"band {band.band} is not a readable GeoTIFF ({exc})",
-            where=band.path,
-            fix="check that the asset URL is reachable and the file whole; " + _COG_FIX,
-        ) from None
+    header = read_header(band, "GeoTIFF", "check that the asset URL is reachable and the file whole; " + _COG_FIX)
+    found, dtype, count = header.shape, header.dtype, header.count
+    crs, transform, block_rows = header.crs, header.transform, header.block_rows
     problems = []
     if count != 1 or dtype != "uint16":
         problems.append(f"has {count} band(s) of {dtype}, expected 1 band of uint16")
