@@ -1,38 +1,26 @@
 """The report as one self-contained HTML page: the printed figures, a map of the patches coloured by
 split, and bar charts of seasons and labels.
 
-The charts are inline SVG written here by hand: the project has no plotting library, and a page that
-must open offline (no CDN) needs nothing more than rectangles and text. Every value from the tables
-(patch ids, label names) goes through Jinja's autoescaping, so a name cannot inject markup or script.
+Drawn with the pieces of `s2lake report` (:mod:`s2lake.report`): its bar charts, map projection and atomic,
+autoescaped page writing, so a name from the tables cannot inject markup or script and no CDN is needed.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from jinja2 import Environment
 
-from s2lake.errors import WarehouseError
+from s2lake.report.charts import bars
+from s2lake.report.page import render, write_page
+from s2lake.report.patch_map import MAP_HEIGHT, MAP_WIDTH, SPLIT_COLOURS, MapFrame, lonlat_centres
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 
-SPLIT_COLOURS = {"train": "#1b9e77", "validation": "#7570b3", "test": "#d95f02", "not in dataset": "#bbbbbb"}
 SEASONS = ("spring", "summer", "fall", "winter")
-MAP_WIDTH, MAP_HEIGHT = 720, 480
-
-
-@dataclass
-class Bar:
-    name: str
-    value: int
-    width: float
 
 
 @dataclass
@@ -81,35 +69,20 @@ def write_html(
         split_counts[p.split] = split_counts.get(p.split, 0) + 1
     seasons = dict(figures)
     charts = [
-        ("Dataset patches per season", _bars([(s, int(seasons.get(s, "0"))) for s in SEASONS])),
-        ("Dataset patches per label", _bars(_label_counts(store))),
+        ("Dataset patches per season", bars([(s, int(seasons.get(s, "0"))) for s in SEASONS])),
+        ("Dataset patches per label", bars(_label_counts(store))),
     ]
-    page = (
-        Environment(autoescape=True)
-        .from_string(_TEMPLATE)
-        .render(
-            figures=figures,
-            patches=patches,
-            colours=SPLIT_COLOURS,
-            split_counts=split_counts,
-            charts=charts,
-            width=MAP_WIDTH,
-            height=MAP_HEIGHT,
-        )
+    page = render(
+        _TEMPLATE,
+        figures=figures,
+        patches=patches,
+        colours=SPLIT_COLOURS,
+        split_counts=split_counts,
+        charts=charts,
+        width=MAP_WIDTH,
+        height=MAP_HEIGHT,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
-        partial.write_text(page, encoding="utf-8")
-        partial.replace(out)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise WarehouseError(f"cannot write the HTML report: {exc.strerror or exc}", where=str(out)) from exc
-
-
-def _bars(counts: list[tuple[str, int]]) -> list[Bar]:
-    top = max((v for _, v in counts), default=0) or 1
-    return [Bar(name, value, 400.0 * value / top) for name, value in counts]
+    write_page(page, out)
 
 
 def _label_counts(store: TableStore) -> list[tuple[str, int]]:
@@ -118,10 +91,7 @@ def _label_counts(store: TableStore) -> list[tuple[str, int]]:
 
 
 def _map_patches(store: TableStore, scope: Sequence[str] | None) -> list[MapPatch]:
-    """Patch centroids in lon/lat (each CRS transformed once with pyproj), scaled into the map box with
-    an equirectangular projection around the mean latitude; squares keep the patches' relative size."""
-    from pyproj import Transformer
-
+    """Patch squares in the map box (no margin: the page shows the dataset's extent only)."""
     bounds = store.read("patches", columns=["patch_id", "epsg", "ulx", "uly", "lrx", "lry"])
     if scope is not None:
         bounds = bounds.filter(pc.is_in(bounds["patch_id"], pa.array(list(scope), pa.string())))
@@ -129,28 +99,13 @@ def _map_patches(store: TableStore, scope: Sequence[str] | None) -> list[MapPatc
     split_of = dict(zip(split["patch_id"].to_pylist(), split["split"].to_pylist(), strict=True))
     if bounds.num_rows == 0:
         return []
-    lon = np.empty(bounds.num_rows)
-    lat = np.empty(bounds.num_rows)
-    cx = ((bounds["ulx"].to_numpy() + bounds["lrx"].to_numpy()) / 2).astype(float)
-    cy = ((bounds["uly"].to_numpy() + bounds["lry"].to_numpy()) / 2).astype(float)
-    epsg = bounds["epsg"].to_numpy()
-    for code in np.unique(epsg):
-        rows = epsg == code
-        to_wgs84 = Transformer.from_crs(int(code), 4326, always_xy=True)
-        lon[rows], lat[rows] = to_wgs84.transform(cx[rows], cy[rows])
-    edge_deg = float(pc.max(pc.subtract(bounds["lrx"], bounds["ulx"])).as_py()) / 111_320.0
-    x = lon * math.cos(math.radians(float(np.mean(lat))))
-    span = max(float(x.max() - x.min()), float(lat.max() - lat.min()), edge_deg) * 1.05
-    scale = min(MAP_WIDTH, MAP_HEIGHT) / span
-    size = max(edge_deg * scale, 2.0)
-    ids = bounds["patch_id"].to_pylist()
+    lon, lat, edge_deg = lonlat_centres(bounds)
+    frame = MapFrame.around(lon, lat, edge_deg)
+    x, y = frame.px(lon, lat)
+    size = max(edge_deg * frame.scale, 2.0)
     return [
         MapPatch(
-            patch_id=pid,
-            split=split_of.get(pid, "not in dataset"),
-            x=(x[i] - x.min()) * scale + 2,
-            y=(lat.max() - lat[i]) * scale + 2,
-            size=size,
+            patch_id=pid, split=split_of.get(pid, "not in dataset"), x=x[i] - size / 2, y=y[i] - size / 2, size=size
         )
-        for i, pid in enumerate(ids)
+        for i, pid in enumerate(bounds["patch_id"].to_pylist())
     ]

@@ -33,6 +33,7 @@ class DemoRun:
     workdir: Path
     pixels: int
     product: Path | None = None
+    report: Path | None = None
     facts: list[tuple[str, str]] = field(default_factory=list)
 
     def note(self, what: str, value: object) -> None:
@@ -81,6 +82,15 @@ def marts(run: DemoRun) -> None:
     run.note("labels per patch", report.labels_per_patch)
 
 
+def report(run: DemoRun) -> None:
+    """Write the HTML report of the warehouse (``s2lake report``) beside the generated product."""
+    from s2lake.report.html_report import write_report
+
+    written = write_report(run.app.warehouse, run.workdir / "report.html")
+    run.report = written.path
+    run.note("HTML report", f"{written.path} ({written.bytes / 1e6:.1f} MB)")
+
+
 def query(run: DemoRun) -> None:
     """Ask the warehouse a question with SQL through DuckDB, as an analyst would."""
     from s2lake.duck import connect
@@ -97,6 +107,7 @@ STEPS: list[Step] = [
     ("cut it into 1200 m patches", cut_patches),
     ("label land cover and country (Sedona spatial joins)", label),
     ("build the dbt marts: label sets, statistics, validation, split", marts),
+    ("write the HTML report", report),
     ("query the patches with SQL", query),
 ]
 
@@ -107,7 +118,9 @@ def demo(
     pixels: Annotated[
         int, typer.Option(help="Edge of the generated product in 10 m pixels (multiple of 6; full tile 10980).")
     ] = 2400,
-    workdir: Annotated[Path, typer.Option(help="Where the generated product is kept.")] = Path("demo-output"),
+    workdir: Annotated[Path, typer.Option(help="Where the generated product and report.html are kept.")] = Path(
+        "demo-output"
+    ),
 ) -> None:
     """Run the whole pipeline on a generated product and print what it did.
 
@@ -138,3 +151,4 @@ def demo(
     typer.echo("")
     emit(timings, "table", title="demo steps")
     emit([{"what": what, "value": value} for what, value in run.facts], "table", title="what the demo did")
+    typer.echo(f"report: {run.report}")

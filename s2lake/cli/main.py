@@ -23,6 +23,7 @@ from s2lake.cli import (
     models_cmd,
     patches_cmd,
     reference_cmd,
+    report_cmd,
     run_cmd,
     shards_cmd,
     spark_cmd,
@@ -88,6 +89,7 @@ app.command("sql")(sql_cmd.sql)
 app.command("tables")(tables_cmd.tables)
 app.command("demo")(demo_cmd.demo)
 app.command("run")(run_cmd.run)
+app.command("report")(report_cmd.report)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(synth_cmd.app, name="synth")
 app.add_typer(patches_cmd.app, name="patches")
