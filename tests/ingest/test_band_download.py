@@ -214,3 +214,29 @@ def test_file_assets_elsewhere_get_no_credentials(servers, creds, tmp_path, full
     assert report.landed == [] and fake.name in report.failed
     elsewhere = [auth for host, _, auth in _node_requests(stac) if host.startswith("localhost:")]
     assert elsewhere and all(auth is None for auth in elsewhere)
+
+
+def test_idle_connections_take_files_of_a_product_under_way(servers, creds, tmp_path, full_safe) -> None:
+    """One product, two mirrors with one connection each: the second connection has no product to start, so
+    it fetches files of the first one (checked against the same manifest) instead of standing idle."""
+    fake = product_from_safe(full_safe)
+    cdse = StandInServer("cdse", [fake], bandwidth=2_000_000, max_connections=1).start()
+    stac = StandInServer("stac", [fake], bandwidth=2_000_000, max_connections=1).start()
+    servers += [cdse, stac]
+    mirrors = [mirror_for(cdse, "cdse", max_connections=1), mirror_for(stac, "stac", max_connections=1)]
+    found = search_all(mirrors, _query(fake))
+    warehouse = Warehouse.at(tmp_path / "wh")
+    report = Scheduler(fast_settings(mirrors, max_connections=2), warehouse).run(found.products)
+    assert report.landed == [fake.name] and not report.failed
+
+    wanted = patch_files(full_safe)
+    by_mirror = {s.kind: {rel for _, rel, _ in _node_requests(s)} for s in (cdse, stac)}
+    assert by_mirror["cdse"] and by_mirror["stac"], by_mirror  # both connections fetched files of the product
+    completed = {**{k.split("/", 1)[1]: n for k, n in cdse.stats.completed.items()}}
+    for key, n in stac.stats.completed.items():
+        completed[key.split("/", 1)[1]] = completed.get(key.split("/", 1)[1], 0) + n
+    assert completed == dict.fromkeys(wanted, 1)  # every file once, none twice
+    assert cdse.stats.peak_active <= 1 and stac.stats.peak_active <= 1  # per-mirror limits held
+    landed = Path(warehouse.landing_uri) / f"{fake.name}.SAFE"
+    for rel in wanted:
+        assert (landed / rel).read_bytes() == (full_safe / rel).read_bytes()
