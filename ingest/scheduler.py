@@ -172,9 +172,8 @@ class Scheduler:
         try:
             workers = [
                 threading.Thread(target=self._worker, name=f"ingest-{i}", daemon=True)
-                # One more than the connections: a worker verifying an archive holds no connection. Also with
-                # fewer products than connections: the spare ones help with files of products under way.
-                for i in range(self.cfg.max_connections + 1 if self._queue else 1)
+                # One more than the connections: a worker verifying an archive holds no connection.
+                for i in range(min(self.cfg.max_connections + 1, max(1, len(self._queue))))
             ]
             for w in workers:
                 w.start()
