@@ -9,7 +9,11 @@ holds one connection of its mirror, like a whole product, and its files come one
    checksum says nothing about single files, so the manifest is what each file is checked against.
 2. ``MTD_MSIL2A.xml`` (checked) names the granule and the band files; the files the patch job reads
    are picked by the reader's own rule (:func:`sedona_jobs.safe.files_read`), not by a second list.
-3. ``MTD_TL.xml`` and the 13 band files, each checked as soon as it has arrived.
+3. ``MTD_TL.xml`` and the 13 band files, each checked as soon as it has arrived, largest first. They are
+   put on a :class:`SharedFiles` list the scheduler shows to idle connections: at the end of a run, when
+   no product is left to start, a free connection on any mirror offering the product takes the next file
+   of a product still under way, so the last products do not run on one connection each while the
+   others stand idle. Every file is checked against the same ``manifest.safe`` whichever mirror sent it.
 
 Files are written below ``<state>/bands/<product>/<product>.SAFE/`` as ``<file>.part`` and take their
 name only once they match the manifest, so an interrupted or failed attempt leaves verified files and
@@ -19,9 +23,11 @@ but is not. The scheduler lands the folder (one rename) only when every file is 
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,6 +45,7 @@ from sedona_jobs.safe import files_read, parse_product_metadata
 NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 PART_SUFFIX = ".part"
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class NoFileAccess(Gone):
@@ -55,6 +62,42 @@ class FetchedFiles:
     bytes: int
 
 
+class SharedFiles:
+    """The files of one product still to fetch, taken by its own connection and by idle ones (helpers).
+
+    A file a helper failed on goes back to the list for the product's own connection only, which then
+    meets the error itself (retries and benching stay the scheduler's). Once the owner fails, helpers get
+    nothing more and the owner waits for the files they are fetching before it gives up, so no helper is
+    left writing into a folder the next attempt uses.
+    """
+
+    def __init__(self, cond: threading.Condition, folder: Path, listed: dict[str, Listed], files: list[str]) -> None:
+        self.cond = cond  # the scheduler's: a file put here wakes idle workers
+        self.folder = folder
+        self.listed = listed
+        self.pending = sorted(files, key=lambda rel: -(listed[rel].size or 0) if rel in listed else 0)
+        self.owner_only: set[str] = set()
+        self.running = 0
+        self.closed = False
+
+    def take(self, helper: Callable[[str], bool] | None = None) -> str | None:
+        """The next file (under ``cond``); a helper passes which files it can fetch."""
+        for rel in self.pending:
+            if helper is None or (not self.closed and rel not in self.owner_only and helper(rel)):
+                self.pending.remove(rel)
+                self.running += 1
+                return rel
+        return None
+
+    def finish(self, rel: str, ok: bool) -> None:
+        with self.cond:
+            self.running -= 1
+            if not ok:
+                self.pending.append(rel)
+                self.owner_only.add(rel)
+            self.cond.notify_all()
+
+
 @dataclass
 class FileFetcher:
     """Fetches and checks the patch job's files of one product from one mirror."""
@@ -67,6 +110,9 @@ class FileFetcher:
     chunk_bytes: int
     limits: TransferLimits
     on_bytes: Callable[[int], None] | None = None
+    #: Where the scheduler offers this product's files to idle connections (None: this connection only).
+    share: Callable[[SharedFiles | None], None] | None = None
+    cond: threading.Condition = field(default_factory=threading.Condition)
 
     @property
     def safe_name(self) -> str:
@@ -89,9 +135,49 @@ class FileFetcher:
                 fix="only L2A products are patched: fetch other levels whole (--bands all)",
             )
         wanted = files_read(meta, self._where("MTD_MSIL2A.xml"))
-        paths = [manifest, mtd] + [self._file(folder, rel, listed) for rel in wanted[1:]]
+        self._fetch_shared(folder, listed, wanted[1:])
+        paths = [manifest, mtd] + [inside(folder, rel) for rel in wanted[1:]]
         _drop_others(folder, set(paths))
         return FetchedFiles(folder, len(paths), sum(p.stat().st_size for p in paths))
+
+    def _fetch_shared(self, folder: Path, listed: dict[str, Listed], files: list[str]) -> None:
+        """Fetch ``files`` on this connection while idle connections may take some (see :class:`SharedFiles`)."""
+        work = SharedFiles(self.cond, folder, listed, files)
+        if self.share is not None:
+            self.share(work)
+        try:
+            while True:
+                with self.cond:
+                    rel = work.take()
+                    if rel is None:
+                        if not work.running:
+                            return
+                        self.cond.wait()
+                        continue
+                try:
+                    self._file(folder, rel, listed)
+                except BaseException:
+                    with self.cond:
+                        work.closed = True
+                    work.finish(rel, ok=True)  # not put back: this attempt is over
+                    with self.cond:
+                        while work.running:
+                            self.cond.wait()
+                    raise
+                work.finish(rel, ok=True)
+        finally:
+            if self.share is not None:
+                self.share(None)
+
+    def fetch_for(self, work: SharedFiles, rel: str) -> None:
+        """Fetch one file of another connection's product into its folder (a helper's task)."""
+        try:
+            self._file(work.folder, rel, work.listed)
+        except Exception as exc:  # the owner fetches it again and meets the error itself
+            work.finish(rel, ok=False)
+            log.info("helper fetch of %s from %s failed: %s", rel, self.catalogue.name, exc)
+            return
+        work.finish(rel, ok=True)
 
     def _where(self, rel: str) -> str:
         return f"{self.catalogue.name}: {self.safe_name}/{rel}"

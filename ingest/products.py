@@ -28,6 +28,9 @@ class Offer:
     #: Per-file download URLs by path below the SAFE root (STAC items list them as assets); OData mirrors
     #: build theirs from the ``Nodes(...)`` path instead.
     files: dict[str, str] = field(default_factory=dict)
+    #: The quicklook's URL where search gives it (STAC's ``thumbnail`` or ``rendered_preview`` asset); OData
+    #: mirrors are asked per product instead (:meth:`~ingest.catalogues.base.Catalogue.quicklook_url`).
+    quicklook: str | None = None
 
 
 @dataclass

@@ -18,6 +18,10 @@ Choices, and why:
 * With ``bands: patches`` (the default) an L2A product whose mirror gives single files is fetched file
   by file (:mod:`ingest.band_download`) instead of whole: the same connection slot, retries and
   benching, each file checked against ``manifest.safe``, and landed only when all are there.
+* When no product can start on a mirror with a free connection (at the end of a run), that connection
+  takes the next file of a product under way that the mirror offers (:class:`ingest.band_download.SharedFiles`),
+  so the last products are not left to one connection each while the others stand idle. Such a helper
+  holds a connection slot like any transfer: the per-mirror and global limits stay exact.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from ingest.band_download import FetchedFiles, FileFetcher, NoFileAccess
+from ingest.band_download import FetchedFiles, FileFetcher, NoFileAccess, SharedFiles
 from ingest.catalogues import Catalogue, open_catalogue
 from ingest.extract import UnsafeArchive, extract_archive
 from ingest.landing import known_products, land_tree, upsert_products, warm_product_rows
@@ -94,6 +98,16 @@ class Job:
 
 
 @dataclass
+class Help:
+    """One file of a product under way, fetched by an idle connection of ``lease``'s mirror."""
+
+    job: Job
+    work: SharedFiles
+    rel: str
+    fetcher: FileFetcher
+
+
+@dataclass
 class GetReport:
     landed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -138,6 +152,7 @@ class Scheduler:
         self._first_transfer = 0.0
         self._last_transfer = 0.0
         self._pool: ProcessPoolExecutor | None = None  # extraction processes, started with the first archive
+        self._shared: dict[str, tuple[Job, SharedFiles]] = {}  # products whose files idle connections may take
 
     # -- public -----------------------------------------------------------------------------------
     def run(self, products: list[Product]) -> GetReport:
@@ -221,8 +236,9 @@ class Scheduler:
             and bool(mirror.catalogue.file_url(offer, product.name, "manifest.safe"))
         )
 
-    def _take(self) -> tuple[Job, MirrorState] | None:
-        """Next (product, mirror) pair, waiting while everything is busy; None when all work is done."""
+    def _take(self) -> tuple[Job | Help, MirrorState] | None:
+        """Next (product, mirror) pair, or a file to help with, waiting while everything is busy; None when
+        all work is done."""
         with self._cond:
             while True:
                 now = time.monotonic()
@@ -243,10 +259,50 @@ class Scheduler:
                     self._downloads += 1
                     self._in_flight += 1
                     return job, best
+                if self._downloads < self.cfg.max_connections and (task := self._help(now)) is not None:
+                    return task
                 if not self._queue and self._in_flight == 0:
                     self._cond.notify_all()
                     return None
                 self._cond.wait(self._next_wakeup(now))
+
+    def _help(self, now: float) -> tuple[Help, MirrorState] | None:
+        """A file of a product under way for a free connection no queued product can use (under ``_cond``)."""
+        for job, work in self._shared.values():
+            for mirror in sorted(self._candidates(job), key=lambda m: -m.score):
+                offer = job.product.offers[mirror.settings.name]
+                if not mirror.usable(now) or not self._by_files(job, mirror, offer):
+                    continue
+                catalogue, name = mirror.catalogue, job.product.name
+                rel = work.take(helper=lambda rel, c=catalogue, o=offer, n=name: bool(c.file_url(o, n, rel)))
+                if rel is None:
+                    continue
+                mirror.active += 1
+                self._downloads += 1
+                fetcher = FileFetcher(
+                    catalogue,
+                    offer,
+                    job.product.product_id,
+                    inside(self.bands, job.product.product_id),
+                    self.cfg.timeout_seconds,
+                    self.cfg.chunk_bytes,
+                    self._limits,
+                )
+                return Help(job, work, rel, fetcher), mirror
+        return None
+
+    def _share(self, job: Job) -> Callable[[SharedFiles | None], None]:
+        """Show (or, with None, withdraw) a product's remaining files to idle connections."""
+
+        def share(work: SharedFiles | None) -> None:
+            with self._cond:
+                if work is None:
+                    self._shared.pop(job.product.product_id, None)
+                else:
+                    self._shared[job.product.product_id] = (job, work)
+                self._cond.notify_all()
+
+        return share
 
     def _next_wakeup(self, now: float) -> float:
         times = [j.not_before for j in self._queue if j.not_before > now]
@@ -276,6 +332,12 @@ class Scheduler:
         while (task := self._take()) is not None:
             job, mirror = task
             lease = Lease(mirror)
+            if isinstance(job, Help):
+                try:
+                    job.fetcher.fetch_for(job.work, job.rel)
+                finally:
+                    self._release(lease)
+                continue
             handed_off = False
             try:
                 handed_off = self._attempt(job, lease)
@@ -329,6 +391,8 @@ class Scheduler:
                     self.cfg.chunk_bytes,
                     self._limits,
                     self._bytes_callback(task),
+                    share=self._share(job),
+                    cond=self._cond,
                 ).run()
                 self._release(lease)
                 with self._cond:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -51,6 +51,10 @@ class Offline(DownloadError):
 
 class Gone(DownloadError):
     """The mirror does not have the product (404/410): no point retrying there."""
+
+
+class Refused(DownloadError):
+    """HTTP 401 (after one token refresh) or 403: the mirror does not accept these credentials."""
 
 
 class Oversize(DownloadError):
@@ -134,20 +138,26 @@ def retry_after_seconds(value: str | None, default: float = 30.0) -> float:
         return default
 
 
-def _classify(response: requests.Response, part: Path, resuming: bool) -> None:
-    """Raise the error a non-success status means."""
-    status = response.status_code
-    if status == 429 or (status == 503 and "Retry-After" in response.headers):
-        raise Throttled(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After")))
+def classify(status: int, headers: Mapping[str, str]) -> None:
+    """Raise the error a status other than 200 or 206 means (for a transfer or a request before one)."""
+    if status == 429 or (status == 503 and "Retry-After" in headers):
+        raise Throttled(f"HTTP {status}", retry_after_seconds(headers.get("Retry-After")))
     if status == 202:
         raise Offline("offline product, retrieval triggered (HTTP 202)")
     if status in (404, 410):
         raise Gone(f"HTTP {status}")
-    if status == 416 and resuming:
-        part.unlink()
-        raise DownloadError("HTTP 416 on resume; restarting from zero")
+    if status in (401, 403):
+        raise Refused(f"HTTP {status}: the mirror refused the credentials")
     if status not in (200, 206):
         raise DownloadError(f"HTTP {status}")
+
+
+def _classify(response: requests.Response, part: Path, resuming: bool) -> None:
+    """Raise the error a non-success status means."""
+    if response.status_code == 416 and resuming:
+        part.unlink()
+        raise DownloadError("HTTP 416 on resume; restarting from zero")
+    classify(response.status_code, response.headers)
 
 
 def body_blocks(response: requests.Response, cap: int, pace: Pace, chunk_bytes: int) -> Iterator[bytes]:

@@ -106,6 +106,11 @@ class Catalogue(ABC):
         no per-file access to it; default: none."""
         return None
 
+    def quicklook_url(self, offer: Offer) -> str | None:
+        """URL of the product's quicklook image, or None when this catalogue has none; default: what search
+        found (STAC assets)."""
+        return offer.quicklook
+
     def prepare(self, offer: Offer) -> Offer:
         """Last-minute details of an offer before download (checksum, online flag); default: as found."""
         return offer

@@ -23,7 +23,8 @@ from shapely.geometry import Point, Polygon, shape
 
 from ingest.catalogues.base import PRODUCT_TYPES, Catalogue, SearchQuery
 from ingest.products import Offer, Product
-from s2lake.errors import CatalogueError
+from ingest.transfer import classify
+from s2lake.errors import CatalogueError, DownloadError
 
 #: Preferred checksum when CDSE lists several (BLAKE3 is fastest to verify).
 CHECKSUM_PREFERENCE = ("BLAKE3", "SHA3-256", "MD5")
@@ -211,6 +212,28 @@ class CdseCatalogue(Catalogue):
         access (OData documentation, "Product download" of single files), on the download host."""
         nodes = "/".join(f"Nodes({part})" for part in [product_name, *rel.split("/")])
         return f"{self.download_root}/Products({offer.remote_id})/{nodes}/$value"
+
+    def quicklook_url(self, offer: Offer) -> str | None:
+        """The ``DownloadLink`` of the product's ``QUICKLOOK`` asset (``GET …/Products(<Id>)/Assets``, the
+        list ``$expand=Assets`` gives: ``Type``, ``Id``, ``DownloadLink`` on ``…/Assets(<Id>)/$value``), or None
+        when CDSE lists none. Asked through the mirror's session, so failures are those of a transfer."""
+        url = f"{self.root}/Products({offer.remote_id})/Assets"
+        try:
+            response = self.session.get(url, timeout=60)
+        except requests.RequestException as exc:
+            raise DownloadError(f"asset list request failed: {type(exc).__name__}") from None
+        with response:
+            if response.status_code != 200:
+                classify(response.status_code, response.headers)
+            try:
+                assets = response.json().get("value") or []
+            except ValueError:
+                raise DownloadError("asset list is not JSON") from None
+        for asset in assets:
+            link = asset.get("DownloadLink") if isinstance(asset, dict) else None
+            if asset.get("Type") == "QUICKLOOK" and isinstance(link, str) and link.startswith(("https://", "http://")):
+                return link
+        return None
 
     def count_all(self, level: str) -> int:
         filt = f"Collection/Name eq '{self.collection}' and " + _attribute(

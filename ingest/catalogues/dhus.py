@@ -135,6 +135,11 @@ class DhusCatalogue(Catalogue):
         nodes = "/".join(f"Nodes('{part}')" for part in [product_name, *rel.split("/")])
         return f"{self.api_url}odata/v1/Products('{offer.remote_id}')/{nodes}/$value"
 
+    def quicklook_url(self, offer: Offer) -> str:
+        """``…/odata/v1/Products('<uuid>')/Products('Quicklook')/$value``: DHuS's quicklook, a derived product
+        of the product (a 404 there means it has none)."""
+        return f"{self.api_url}odata/v1/Products('{offer.remote_id}')/Products('Quicklook')/$value"
+
     def is_online(self, offer: Offer) -> bool:
         """Poll DHuS's Online flag, so waiting for the long-term archive does not trigger it again."""
         self.limiter.wait()

@@ -83,6 +83,16 @@ def _http_href(asset: dict[str, Any]) -> str | None:
     return None
 
 
+def quicklook_asset(assets: dict[str, Any]) -> str | None:
+    """The HTTP address of the item's preview image: ``thumbnail`` (CDSE STAC 1.1, Earth Search; or an asset
+    with that role), else ``rendered_preview`` (Planetary Computer)."""
+    by_role = [a for a in assets.values() if "thumbnail" in (a.get("roles") or [])]
+    for asset in (assets.get("thumbnail"), *by_role, assets.get("rendered_preview")):
+        if isinstance(asset, dict) and (href := _http_href(asset)):
+            return href
+    return None
+
+
 def file_assets(assets: dict[str, Any], safe_name: str) -> dict[str, str]:
     """Per-file URLs by path below the SAFE root, from assets whose ``file:local_path`` lies in the SAFE
     (CDSE STAC 1.1: every band, ``MTD_MSIL2A.xml``, ``MTD_TL.xml``, ``manifest.safe``)."""
@@ -143,6 +153,7 @@ class StacCatalogue(Catalogue):
             checksum=checksum[0] if checksum else None,
             checksum_algorithm=checksum[1] if checksum else None,
             files=file_assets(item.get("assets", {}), f"{strip_suffixes(name)}.SAFE"),
+            quicklook=quicklook_asset(item.get("assets", {})),
         )
         when = props.get("datetime") or props.get("start_datetime")
         return Product.from_name(

@@ -189,28 +189,58 @@ def select(
 @app.command("describe")
 @friendly_errors
 def describe(
+    ctx: typer.Context,
     products_file: Annotated[Path, typer.Argument(help="Product list from `search` or `select`.")],
+    quicklooks: Annotated[
+        Path | None,
+        typer.Option(
+            "--quicklooks",
+            help="Also save each product's quicklook here as <product>.jpg or .png, where its catalogue has one.",
+        ),
+    ] = None,
+    mirror: MirrorFlag = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Counts, sizes, tiles, products per tile, cloud cover and seasons of a product list.
+    """Counts, sizes, tiles, products per tile, cloud cover and seasons of a product list; its quicklooks.
 
-    Example:
+    Examples:
 
       s2lake ingest describe selected.json
+
+      s2lake ingest describe selected.json --quicklooks previews/
     """
     from ingest.selection import describe as describe_products
 
-    summary = describe_products(_read_products(products_file))
+    products = _read_products(products_file)
+    summary = describe_products(products)
+    report = None
+    if quicklooks is not None:
+        from ingest.quicklooks import save_quicklooks
+
+        report = save_quicklooks(products, app_context(ctx).settings.ingest, _mirrors(ctx, mirror), quicklooks)
+        summary["quicklooks"] = report.as_dict()
     if as_json:
         typer.echo(json.dumps(summary))
-        return
-    rows = [{"measure": k, "value": v} for k, v in summary.items() if k not in ("products_per_tile", "seasons")]
-    rows += [{"measure": f"tile {t}", "value": n} for t, n in summary["products_per_tile"].items()]
-    rows += [
-        {"measure": f"season {s}", "value": f"{v['products']} ({v['share']:.0%})"}
-        for s, v in summary["seasons"].items()
-    ]
-    emit(rows, "table", title="product list")
+    else:
+        listed = ("products_per_tile", "seasons", "quicklooks")
+        rows = [{"measure": k, "value": v} for k, v in summary.items() if k not in listed]
+        rows += [{"measure": f"tile {t}", "value": n} for t, n in summary["products_per_tile"].items()]
+        rows += [
+            {"measure": f"season {s}", "value": f"{v['products']} ({v['share']:.0%})"}
+            for s, v in summary["seasons"].items()
+        ]
+        emit(rows, "table", title="product list")
+        if report is not None:
+            emit(_quicklook_rows(report), "table", title=f"{len(report.saved)} quicklooks saved in {quicklooks}")
+    if report is not None and report.failed:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _quicklook_rows(report: Any) -> list[dict[str, Any]]:
+    rows = [{"product": p, "quicklook": "saved", "detail": path} for p, path in report.saved.items()]
+    rows += [{"product": p, "quicklook": "none", "detail": why} for p, why in report.missing.items()]
+    rows += [{"product": p, "quicklook": "failed", "detail": why} for p, why in report.failed.items()]
+    return rows
 
 
 @mirrors_app.command("list")

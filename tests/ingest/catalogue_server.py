@@ -18,6 +18,16 @@ single files the way the real services document it, under the same auth checks, 
 * DHuS OData: ``/dhus/odata/v1/Products('<uuid>')/Nodes('<name>.SAFE')/…/Nodes('<file>')/$value``;
 * STAC: every file of the SAFE as an item asset (``file:local_path``, an s3 ``href`` and the OData
   ``Nodes`` URL as ``alternate.https.href``, as CDSE STAC 1.1 items have them).
+
+Every product has a quicklook (a real JPEG, or PNG with ``quicklook="PNG"``; none with ``quicklook=None``),
+served where the real services serve it, under the auth their downloads need, the connection limit and
+the faults (keyed ``<product>/quicklook``):
+
+* DHuS: ``/dhus/odata/v1/Products('<uuid>')/Products('Quicklook')/$value`` (Basic auth, like everything);
+* CDSE: ``/odata/v1/Products(<Id>)/Assets`` lists a ``QUICKLOOK`` asset whose ``DownloadLink`` is
+  ``/odata/v1/Assets(<asset Id>)/$value`` on the catalogue host (bearer token);
+* STAC: the item's ``thumbnail`` asset (``stac_preview="rendered_preview"``: Planetary Computer's name),
+  at the same ``Assets(<asset Id>)/$value`` path (a bearer token when ``stac_oidc``).
 """
 
 from __future__ import annotations
@@ -58,6 +68,9 @@ DHUS_VALUE = r"/dhus/odata/v1/Products\('([^']+)'\)/\$value"
 #: Per-file paths: the product key, then one ``Nodes(...)`` per path part (DHuS quotes keys, CDSE does not).
 DHUS_NODES = r"/dhus/odata/v1/Products\('([^']+)'\)/((?:Nodes\('[^'/]+'\)/)+)\$value"
 CDSE_NODES = r"/odata/v1/Products\(([^)]+)\)/((?:Nodes\([^()/]+\)/)+)\$value"
+DHUS_QUICKLOOK = r"/dhus/odata/v1/Products\('([^']+)'\)/Products\('Quicklook'\)/\$value"
+CDSE_ASSETS = r"/odata/v1/Products\(([^)]+)\)/Assets"
+ASSET_VALUE = r"/odata/v1/Assets\(([^)]+)\)/\$value"
 DHUS_ODATA = r"/dhus/odata/v1/Products\('([^']+)'\)(/\$value|/Online/\$value|/Attributes\('Filename'\)/Value/\$value)?"
 
 
@@ -75,6 +88,17 @@ class FakeProduct:
     lta_polls: int = 1  # Online checks answered false after the retrieval was triggered
     lta_triggered: bool = False
     safe: Path | None = None  # the SAFE folder the product was zipped from: its files are served one by one
+    quicklook: str | None = "JPEG"  # GDAL driver of the quicklook image (JPEG or PNG); None: the catalogue has none
+
+    @property
+    def quicklook_id(self) -> str:
+        """Id of the quicklook asset (CDSE lists assets under their own ids)."""
+        digest = hashlib.md5(f"{self.uuid}/quicklook".encode()).hexdigest()
+        return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
+
+    def quicklook_bytes(self) -> bytes:
+        assert self.quicklook is not None
+        return quicklook_image(self.name, self.quicklook)
 
     def file(self, nodes: list[str]) -> tuple[str, bytes] | None:
         """(path below the SAFE, bytes) of the file a ``Nodes(...)`` chain names, or None when there is none."""
@@ -97,6 +121,24 @@ class FakeProduct:
     @property
     def blake3(self) -> str:
         return blake3.blake3(self.data).hexdigest()
+
+
+@functools.cache
+def quicklook_image(name: str, driver: str) -> bytes:
+    """A 64 x 64 RGB image written by GDAL's JPEG or PNG driver (what catalogues serve as quicklooks)."""
+    import numpy as np
+    from affine import Affine
+    from rasterio.io import MemoryFile
+
+    pixels = np.random.default_rng(int(hashlib.md5(name.encode()).hexdigest()[:8], 16))
+    bands = pixels.integers(0, 255, (3, 64, 64), dtype=np.uint8)
+    with MemoryFile() as memory:
+        # a transform only so rasterio does not warn about an image without one (it is not written)
+        with memory.open(
+            driver=driver, width=64, height=64, count=3, dtype="uint8", transform=Affine(1, 0, 0, 0, -1, 64)
+        ) as image:
+            image.write(bands)
+        return memory.read()
 
 
 def product_zip(name: str, payload: int, seed: int, unsafe: bool = False, bad_crc: bool = False) -> bytes:
@@ -428,7 +470,7 @@ def _cdse_item(p: FakeProduct, checksum: str, expand: bool) -> dict:
     return item
 
 
-def _stac_item(p: FakeProduct, base: str, oidc: bool) -> dict:
+def _stac_item(p: FakeProduct, base: str, oidc: bool, preview: str | None = "thumbnail") -> dict:
     """A CDSE STAC 1.1 item (the recorded one with this product's values): tile in ``grid:code``, the
     zipped product as the ``Product`` asset at ``…/odata/v1/Products(<Id>)/$value`` with an MD5
     multihash ``file:checksum`` (``d50110`` + digest), as the real item has; ``oidc`` adds the real
@@ -469,6 +511,17 @@ def _stac_item(p: FakeProduct, base: str, oidc: bool) -> dict:
     else:
         asset.pop("auth:refs", None)
     item["assets"] = {"Product": asset, **_stac_file_assets(p, base.removesuffix("stac/"), oidc)}
+    if p.quicklook is not None and preview is not None:
+        # CDSE STAC 1.1's thumbnail: the OData asset URL, a JPEG of ~20 KB (``-ql.jpg`` in the SAFE's folder)
+        thumbnail = {
+            "href": f"{base.removesuffix('stac/')}odata/v1/Assets({p.quicklook_id})/$value",
+            "type": f"image/{p.quicklook.lower()}",
+            "roles": ["thumbnail"] if preview == "thumbnail" else ["overview"],
+            "title": "Quicklook",
+        }
+        if oidc:
+            thumbnail["auth:refs"] = ["oidc"]
+        item["assets"][preview] = thumbnail
     return item
 
 
@@ -515,6 +568,7 @@ class StandInServer:
         link_base: str | None = None,
         tls: tuple[Path, Path] | None = None,
         cog_root: Path | None = None,
+        stac_preview: str | None = "thumbnail",
     ) -> None:
         self.kind = kind
         self.products = {p.uuid: p for p in products}
@@ -531,6 +585,8 @@ class StandInServer:
         self.link_base = link_base  # base URL written into STAC asset hrefs and next links (default: own)
         self.tls = tls  # (certificate, key): serve https
         self.cog_root = cog_root  # files served under /cog/ with single-range requests (STAC items and their COGs)
+        self.stac_preview = stac_preview  # STAC: the quicklook asset's key (thumbnail, rendered_preview or none)
+        self.assets = {p.quicklook_id: p for p in products if p.quicklook is not None}
         self.faults = Faults()
         self.stats = Stats()
         self.tokens: dict[str, float] = {}
@@ -762,6 +818,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/dhus/search":
             self._count("search")
             return self._dhus_search(query)
+        if quicklook := re.fullmatch(DHUS_QUICKLOOK, path):
+            return self._serve_quicklook(self.owner.products.get(quicklook[1]))
         if nodes := re.fullmatch(DHUS_NODES, path):
             product = self.owner.products.get(nodes[1])
             return self._serve_node(product, re.findall(r"Nodes\('([^']+)'\)", nodes[2]))
@@ -841,6 +899,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/odata/v1/Products":
             self._count("search")
             return self._cdse_search(query)
+        if assets := re.fullmatch(CDSE_ASSETS, path):
+            return self._cdse_assets(self.owner.products.get(assets[1]))
+        if asset := re.fullmatch(ASSET_VALUE, path):
+            product = self.owner.assets.get(asset[1])
+            if product is not None and (refused := self._bearer_refusal(product)):
+                return self._json({"detail": refused}, 401)
+            return self._serve_quicklook(product)
         match = re.fullmatch(r"/odata/v1/Products\(([^)]+)\)/\$value", path) or re.fullmatch(CDSE_NODES, path)
         if not match or match[1] not in self.owner.products:
             return self._status(404, text="not found")
@@ -858,6 +923,22 @@ class _Handler(BaseHTTPRequestHandler):
         if match.re.pattern == CDSE_NODES:
             return self._serve_node(product, re.findall(r"Nodes\(([^()]+)\)", match[2]))
         return self._serve(product)
+
+    def _cdse_assets(self, product: FakeProduct | None) -> None:
+        """``Products(<Id>)/Assets``: what ``$expand=Assets`` adds to a product (its quicklook, if any)."""
+        if product is None:
+            return self._status(404, text="not found")
+        assets = []
+        if product.quicklook is not None:
+            assets.append(
+                {
+                    "Type": "QUICKLOOK",
+                    "Id": product.quicklook_id,
+                    "DownloadLink": f"{self.owner.url}/Assets({product.quicklook_id})/$value",
+                    "S3Path": f"/eodata/Sentinel-2/MSI/L2A/{product.sensing:%Y/%m/%d}/{product.name}.SAFE",
+                }
+            )
+        self._json({"@odata.context": "$metadata#Assets", "value": assets})
 
     def _cdse_search(self, query: dict) -> None:
         """``/odata/v1/Products`` with the documented options and limits; anything else is a 400."""
@@ -937,6 +1018,11 @@ class _Handler(BaseHTTPRequestHandler):
             if match.re.pattern == CDSE_NODES:
                 return self._serve_node(product, re.findall(r"Nodes\(([^()]+)\)", match[2]))
             return self._serve(product)
+        if (asset := re.fullmatch(ASSET_VALUE, path)) and self.owner.stac_preview is not None:
+            product = self.owner.assets.get(asset[1])
+            if product is not None and self.owner.stac_oidc and (refused := self._bearer_refusal(product)):
+                return self._json({"detail": refused}, 401)
+            return self._serve_quicklook(product)
         if path == "/stac/search":
             body = {k: v[0] for k, v in query.items()}
             return self._stac_search(body)
@@ -961,7 +1047,7 @@ class _Handler(BaseHTTPRequestHandler):
         page = found[offset : offset + limit]
         result = {
             "type": "FeatureCollection",
-            "features": [_stac_item(p, self.owner.links, self.owner.stac_oidc) for p in page],
+            "features": [_stac_item(p, self.owner.links, self.owner.stac_oidc, self.owner.stac_preview) for p in page],
             "numberMatched": len(found),
             "numberReturned": len(page),
             "links": [],
@@ -981,8 +1067,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._count("node")
         self._serve(product, f"{product.name}/{rel}", data)
 
-    def _serve(self, product: FakeProduct, key: str | None = None, data: bytes | None = None) -> None:
-        """Send the product's archive, or with ``key`` and ``data`` one of its files."""
+    def _serve_quicklook(self, product: FakeProduct | None) -> None:
+        """The product's quicklook image (after the face's own auth checks), or 404 when it has none."""
+        if product is None or product.quicklook is None:
+            return self._status(404, text="no quicklook")
+        self._count("quicklook")
+        self._serve(
+            product, f"{product.name}/quicklook", product.quicklook_bytes(), f"image/{product.quicklook.lower()}"
+        )
+
+    def _serve(
+        self, product: FakeProduct, key: str | None = None, data: bytes | None = None, kind: str = "application/zip"
+    ) -> None:
+        """Send the product's archive, or with ``key`` and ``data`` one of its files (of Content-Type ``kind``)."""
         owner = self.owner
         if owner._slots is not None and not owner._slots.acquire(blocking=False):
             return self._status(429, {"Retry-After": "1"}, "too many connections")
@@ -990,14 +1087,14 @@ class _Handler(BaseHTTPRequestHandler):
             owner.stats.active += 1
             owner.stats.peak_active = max(owner.stats.peak_active, owner.stats.active)
         try:
-            self._serve_bytes(key or product.name, product.data if data is None else data)
+            self._serve_bytes(key or product.name, product.data if data is None else data, kind)
         finally:
             with owner.stats.lock:
                 owner.stats.active -= 1
             if owner._slots is not None:
                 owner._slots.release()
 
-    def _serve_bytes(self, key: str, data: bytes) -> None:
+    def _serve_bytes(self, key: str, data: bytes, kind: str = "application/zip") -> None:
         owner = self.owner
         self._count("download")
         fault = owner.faults.take(key)
@@ -1027,7 +1124,7 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.stats.range_requests[key] += 1
         body = data[start:]
         self.send_response(206 if start else 200)
-        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
         if start:

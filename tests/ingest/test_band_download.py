@@ -214,3 +214,31 @@ def test_file_assets_elsewhere_get_no_credentials(servers, creds, tmp_path, full
     assert report.landed == [] and fake.name in report.failed
     elsewhere = [auth for host, _, auth in _node_requests(stac) if host.startswith("localhost:")]
     assert elsewhere and all(auth is None for auth in elsewhere)
+
+
+def test_idle_connections_take_files_of_a_product_under_way(servers, creds, tmp_path, full_safe) -> None:
+    """Two products, two mirrors with one connection each, one mirror much faster: when its product is done
+    its connection has no product to start, so it fetches files of the other one (checked against the same
+    manifest) instead of standing idle."""
+    small = product_from_safe(write_l2a(tmp_path / "small", pixels=120, workers=1, seed=3, date="2021-06-05"))
+    fake = product_from_safe(full_safe)
+    cdse = StandInServer("cdse", [fake, small], bandwidth=600_000, max_connections=1).start()
+    stac = StandInServer("stac", [fake, small], bandwidth=4_000_000, max_connections=1).start()
+    servers += [cdse, stac]
+    mirrors = [mirror_for(cdse, "cdse", max_connections=1), mirror_for(stac, "stac", max_connections=1)]
+    found = search_all(mirrors, SearchQuery(small.sensing.replace(year=2015), small.sensing.replace(year=2030), AREA))
+    warehouse = Warehouse.at(tmp_path / "wh")
+    report = Scheduler(fast_settings(mirrors, max_connections=2), warehouse).run(found.products)
+    assert sorted(report.landed) == sorted([fake.name, small.name]) and not report.failed
+
+    wanted = patch_files(full_safe)
+    served = {
+        s.kind: {k.split("/", 1)[1] for k in s.stats.completed if k.startswith(fake.name + "/")} for s in (cdse, stac)
+    }
+    assert served["cdse"] and served["stac"], served  # both connections fetched files of the big product
+    assert not served["cdse"] & served["stac"] and served["cdse"] | served["stac"] == wanted  # each file once
+    assert all(n == 1 for s in (cdse, stac) for n in s.stats.completed.values())
+    assert cdse.stats.peak_active <= 1 and stac.stats.peak_active <= 1  # per-mirror limits held
+    landed = Path(warehouse.landing_uri) / f"{fake.name}.SAFE"
+    for rel in wanted:
+        assert (landed / rel).read_bytes() == (full_safe / rel).read_bytes()
