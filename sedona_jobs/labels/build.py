@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -212,16 +214,25 @@ def write_labels(store: TableStore, tables: dict[str, pa.Table], report: LabelsR
     run = LabelRun(store, report.engine, report.country_source)
     run.begin()
     try:
-        for spec in LABEL_TABLES:
-            run.commit(spec, tables[spec.name])
+        # The three tables are separate Delta tables, so their commits may overlap: delta-rs encodes and
+        # writes Parquet without the GIL. Readers see none of the rows before complete() in any order.
+        _each_table(lambda spec: run.commit(spec, tables[spec.name]))
         run.complete()
     except BaseException as exc:
         run.fail(str(exc) or type(exc).__name__)
         raise
-    run.prune()
+    _each_table(run.prune)
     report.write_seconds = time.perf_counter() - writing
     report.seconds = time.perf_counter() - started
     return run.run_id
+
+
+def _each_table(write: Callable[[TableSpec], None]) -> None:
+    """``write`` each label table, in parallel threads; the first error is raised once all have ended."""
+    with ThreadPoolExecutor(len(LABEL_TABLES), thread_name_prefix="labels-write") as pool:
+        futures = [pool.submit(write, spec) for spec in LABEL_TABLES]
+    for future in futures:
+        future.result()
 
 
 def _overlaps_with_labelled(engine: Engine) -> pa.Table:
