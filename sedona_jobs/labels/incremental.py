@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime
 
 import pyarrow as pa
@@ -53,6 +54,7 @@ def build_new_labels(
     """
     names = [*(spec.name for spec in LABEL_TABLES), LABEL_RUNS.name]
     with table_locks(warehouse, names, "labels build"):
+        started = time.perf_counter()
         store = TableStore(warehouse)
         current = _latest_complete(store)
         source = pick_country_source(warehouse, country_source)
@@ -79,7 +81,7 @@ def build_new_labels(
             )
             tables = {name: _merged(CORE_TABLES[name], previous[name], new) for name, new in tables.items()}
             report.carried_over = labelled.num_rows
-        report.run_id = write_labels(store, tables, report)
+        report.run_id = write_labels(store, tables, report, started)
     log.info("labelled %d new patches, carried over %d (run %s)", report.patches, report.carried_over, report.run_id)
     return report
 

@@ -25,7 +25,7 @@ from s2lake.tables.store import TableStore, sql_literal
 
 log = logging.getLogger(__name__)
 
-#: The tables a run writes, in commit order.
+#: The tables a run writes (``labels build`` commits them in parallel).
 LABEL_TABLES = (PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS)
 RUN_ID = "run_id"
 
@@ -46,7 +46,7 @@ def pending_runs(store: TableStore) -> tuple[str | None, list[dict]]:
 
 
 class LabelRun:
-    """The writes of one run: :meth:`begin`, :meth:`commit` each table, :meth:`complete`, :meth:`prune`."""
+    """The writes of one run: :meth:`begin`, :meth:`commit` each table, :meth:`complete`, :meth:`prune` each table."""
 
     def __init__(self, store: TableStore, engine: str, country_source: str) -> None:
         self.store = store
@@ -88,10 +88,10 @@ class LabelRun:
         except Exception as exc:  # the warehouse may be what failed; the original error is what matters
             log.error("could not mark label run %s failed: %s", self.run_id, exc)
 
-    def prune(self) -> None:
-        """Remove older runs' rows (complete, failed or killed); runs that started later are left alone."""
-        for spec in LABEL_TABLES:
-            self.store.delete(spec, f"{RUN_ID} < {sql_literal(self.run_id)}")
+    def prune(self, spec: TableSpec) -> None:
+        """Remove older runs' rows (complete, failed or killed) from one table (one commit); runs that started
+        later are left alone."""
+        self.store.delete(spec, f"{RUN_ID} < {sql_literal(self.run_id)}")
 
     def _record(self) -> None:
         row = {name: self.row.get(name) for name in LABEL_RUNS.schema.names}
