@@ -68,10 +68,10 @@ def prepare(workdir: Path, polygons: int, tiles: int) -> dict:
     import pyarrow.parquet as pq
     import shapely
 
-    from s2lake.grid import tile_info, tiles_intersecting
     from s2lake.sentinel2 import PATCH_SIZE_M, PATCHES_PER_EDGE
     from s2lake.tables.schemas import PATCHES
     from s2lake.tables.store import TableStore
+    from s2lake.tiling_grid import tile_info, tiles_intersecting
     from s2lake.warehouse import Warehouse
     from sedona_jobs.labels.demo import SHIPPED_COUNTRIES, patches_bbox_3035
     from sedona_jobs.labels.patch_rows import patch_table

@@ -38,7 +38,7 @@ from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
-from sedona_jobs.patches.grid import PatchGrid, grid_of
+from sedona_jobs.patches.patch_grid import PatchGrid, grid_of
 from sedona_jobs.patches.writer import commit_product
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from s2lake.errors import ProductError
 from s2lake.sentinel2 import ALL_LAYERS, BANDS_BY_NAME
-from sedona_jobs.patches.grid import PatchGrid
+from sedona_jobs.patches.patch_grid import PatchGrid
 from sedona_jobs.patches.strips import LayerReader, LayerStrip
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from s2lake.errors import ConfigError
-from s2lake.grid import TileInfo, tile_info
 from s2lake.sentinel2 import BANDS, MISSIONS, SCL, TILE_PIXELS
+from s2lake.tiling_grid import TileInfo, tile_info
 from sedona_jobs.synth.bands import BandTask, write_band
 from sedona_jobs.synth.metadata import ProductFacts, manifest_xml, product_xml, tile_xml
 from sedona_jobs.synth.naming import ProductNames

@@ -18,9 +18,9 @@ import yaml
 from pyproj import Transformer
 
 from ingest.scheduler import state_dir
-from s2lake.grid import tile_info
 from s2lake.locks import hold
 from s2lake.tables.store import TableStore
+from s2lake.tiling_grid import tile_info
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
 from sedona_jobs.reference import synth_clc, write_synthetic
