@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s2lake.config.models import ModelsSettings
+from s2lake.dbt.runner import build, state_dir
+from s2lake.dbt.split_export import write_split_csv
 from s2lake.errors import ConfigError
-from s2lake.marts.runner import build, state_dir
-from s2lake.marts.split_export import write_split_csv
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 

@@ -72,7 +72,7 @@ def label(run: DemoRun) -> None:
 
 def marts(run: DemoRun) -> None:
     """Build the dbt marts (``s2lake models build``): label sets, statistics, validation, split."""
-    from s2lake.marts.demo import demo_step
+    from s2lake.dbt.demo import demo_step
 
     report = demo_step(run.app.settings.models, run.app.warehouse)
     run.note("dbt marts", f"{report.models} models, {report.tests} data tests passed in {report.seconds:.1f} s")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from s2lake.marts.runner import MARTS
+from s2lake.dbt.runner import MARTS
 from s2lake.spark import sedona_jars_available
 from s2lake.spark.cluster import ClusterState
 from s2lake.tables.store import TableStore

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import BuildResult, build
+from s2lake.dbt.runner import BuildResult, build
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from tests.models.warehouse_gen import GeneratedWarehouse, generate

@@ -7,8 +7,8 @@ import pyarrow.compute as pc
 import pytest
 
 from s2lake.config.models import ModelsSettings
+from s2lake.dbt.runner import build
 from s2lake.errors import ConfigError, ModelsError
-from s2lake.marts.runner import build
 from s2lake.tables.schemas import PATCH_LANDCOVER, PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from tests.models.warehouse_gen import generate

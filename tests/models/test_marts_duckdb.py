@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from deltalake import DeltaTable
 
-from s2lake.marts.runner import MARTS, PROJECT_DIR
+from s2lake.dbt.runner import MARTS, PROJECT_DIR
 from s2lake.sentinel2 import ALL_LAYERS
 from tests.models import reference
 
@@ -159,7 +159,7 @@ def test_geographic_split_equals_pandas_and_covers_each_patch_once(generated, ma
 def test_seed_band_shapes_match_sentinel2_module(built_dir):
     import csv
 
-    from s2lake.marts.runner import PROJECT_DIR
+    from s2lake.dbt.runner import PROJECT_DIR
 
     with (PROJECT_DIR / "seeds" / "s2_layers.csv").open() as f:
         rows = {r["band"]: (int(r["resolution_m"]), int(r["patch_pixels"])) for r in csv.DictReader(f)}

@@ -10,7 +10,7 @@ import shapely
 from pyproj import Transformer
 
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import build
+from s2lake.dbt.runner import build
 from s2lake.tables.schemas import PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
