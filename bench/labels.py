@@ -153,7 +153,7 @@ def run_sedonadb_all_tables(setup: dict) -> dict:
 
 
 def run_duckdb(setup: dict) -> dict:
-    from s2lake.duck import connect
+    from s2lake.duckdb_session import connect
     from s2lake.tables.store import TableStore
     from s2lake.warehouse import Warehouse
     from sedona_jobs.labels.engines import PATCH_COLUMNS

@@ -83,7 +83,7 @@ def marts(run: DemoRun) -> None:
 
 def query(run: DemoRun) -> None:
     """Ask the warehouse a question with SQL through DuckDB, as an analyst would."""
-    from s2lake.duck import connect
+    from s2lake.duckdb_session import connect
 
     result = connect(run.app.warehouse).sql(SAMPLE_SQL)
     rows = [dict(zip(result.columns, values, strict=True)) for values in result.fetchall()]

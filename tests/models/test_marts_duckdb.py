@@ -25,7 +25,7 @@ def test_build_runs_models_seeds_and_tests(duck_build):
 
 
 def test_marts_are_delta_tables_readable_by_deltalake_and_duckdb(generated, duck_build):
-    from s2lake.duck import connect
+    from s2lake.duckdb_session import connect
 
     con = connect(generated.warehouse)
     for name in MARTS:

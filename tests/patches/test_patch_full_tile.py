@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from s2lake.config.patches import PatchesSettings
-from s2lake.duck import connect
+from s2lake.duckdb_session import connect
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import PatchId, build_products
