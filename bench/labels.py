@@ -73,9 +73,10 @@ def prepare(workdir: Path, polygons: int, tiles: int) -> dict:
     from s2lake.tables.store import TableStore
     from s2lake.tiling_grid import tile_info, tiles_intersecting
     from s2lake.warehouse import Warehouse
-    from sedona_jobs.labels.demo import SHIPPED_COUNTRIES, patches_bbox_3035
+    from sedona_jobs.labels.demo_labels import patches_bbox_3035
     from sedona_jobs.labels.patch_rows import patch_table
     from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 
     warehouse = Warehouse.at(workdir / "warehouse")
     store = TableStore(warehouse)

@@ -122,8 +122,9 @@ def prepare_references(warehouse: str) -> int:
     """CLC-like polygons around the patches (sized as ``s2lake demo`` sizes them) and the shipped
     countries, as ``s2lake reference synth clc`` and ``reference load countries`` write them."""
     from s2lake.warehouse import Warehouse
-    from sedona_jobs.labels.demo import KM2_PER_POLYGON, MAX_POLYGONS, SHIPPED_COUNTRIES, patches_bbox_3035
+    from sedona_jobs.labels.demo_labels import KM2_PER_POLYGON, MAX_POLYGONS, patches_bbox_3035
     from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 
     target = Warehouse.at(warehouse)
     bbox = patches_bbox_3035(target)

@@ -62,7 +62,7 @@ def cut_patches(run: DemoRun) -> None:
 
 def label(run: DemoRun) -> None:
     """Label the patches: CLC-like land cover, the shipped Natural Earth countries, overlaps."""
-    from sedona_jobs.labels import demo_step
+    from sedona_jobs.labels.demo_labels import demo_step
 
     report = demo_step(run.app.warehouse)
     countries = ", ".join(f"{code}: {n}" for code, n in sorted(report.countries.items(), key=str))
@@ -72,7 +72,7 @@ def label(run: DemoRun) -> None:
 
 def marts(run: DemoRun) -> None:
     """Build the dbt marts (``s2lake models build``): label sets, statistics, validation, split."""
-    from s2lake.dbt.demo import demo_step
+    from s2lake.dbt.demo_marts import demo_step
 
     report = demo_step(run.app.settings.models, run.app.warehouse)
     run.note("dbt marts", f"{report.models} models, {report.tests} data tests passed in {report.seconds:.1f} s")

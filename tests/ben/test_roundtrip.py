@@ -29,8 +29,8 @@ SAME = ("tile", "epsg", "row", "col", "ulx", "uly", "lrx", "lry")
 @pytest.fixture(scope="module")
 def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Warehouse]:
     from sedona_jobs.labels import build_labels
-    from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
     from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
     from tests.labels.conftest import rows_bbox_3035
 
     root = tmp_path_factory.mktemp("trip")

@@ -26,7 +26,8 @@ from s2lake.spark import sedona_jars_available
 from s2lake.spark.cluster import ClusterState
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
-from sedona_jobs.labels.demo import SHIPPED_COUNTRIES, patches_bbox_3035
+from sedona_jobs.labels.demo_labels import patches_bbox_3035
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.synth import write_l2a
 from tests.cluster.conftest import CLI
 from tests.cluster.test_hdfs_warehouse import RUN_TIME_COLUMNS

@@ -41,8 +41,8 @@ def labelled_warehouse(patched_warehouse: Warehouse, tmp_path_factory: pytest.Te
     import shutil
 
     from sedona_jobs.labels import build_labels
-    from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
     from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
     from tests.labels.conftest import rows_bbox_3035
 
     warehouse = Warehouse.at(shutil.copytree(patched_warehouse.root, tmp_path_factory.mktemp("labelled") / "wh"))

@@ -22,8 +22,8 @@ from s2lake.locks import hold
 from s2lake.tables.store import TableStore
 from s2lake.tiling_grid import tile_info
 from s2lake.warehouse import Warehouse
-from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
 from sedona_jobs.reference import synth_clc, write_synthetic
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.reference.loader import load_reference
 from sedona_jobs.synth import write_l2a
 from tests.ingest.catalogue_server import FakeProduct, StandInServer, product_from_safe
