@@ -40,7 +40,7 @@ from ingest.search import search_all
 from s2lake.config.ingest import IngestSettings, MirrorSettings, SchedulerSettings
 from s2lake.warehouse import Warehouse
 from sedona_jobs.safe import ProductMetadata, files_read
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 from tests.ingest.catalogue_server import CDSE_STAC_ITEM, FakeProduct, StandInServer, product_from_safe
 
 #: (face, connection limit, bytes/s per connection)

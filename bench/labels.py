@@ -75,8 +75,9 @@ def prepare(workdir: Path, polygons: int, tiles: int) -> dict:
     from s2lake.warehouse import Warehouse
     from sedona_jobs.labels.demo_labels import patches_bbox_3035
     from sedona_jobs.labels.patch_rows import patch_table
-    from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference import load_reference, write_synthetic
     from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+    from sedona_jobs.synth.reference_layers import synth_clc
 
     warehouse = Warehouse.at(workdir / "warehouse")
     store = TableStore(warehouse)

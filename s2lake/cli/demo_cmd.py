@@ -41,7 +41,7 @@ class DemoRun:
 
 def synthesise(run: DemoRun) -> None:
     """Generate one Level-2A product (or reuse the one a previous demo generated)."""
-    from sedona_jobs.synth import write_l2a
+    from sedona_jobs.synth.l2a import write_l2a
 
     folder = run.workdir / "products" / f"{run.pixels}px"
     existing = sorted(folder.glob("S2A_MSIL2A_*_T33UUU_*.SAFE")) if folder.is_dir() else []

@@ -244,7 +244,7 @@ def test_rate_limit_spaces_requests() -> None:
 
 def test_landed_synthetic_l2a_product_opens_as_a_product(servers, creds, warehouse, tmp_path) -> None:
     """A real (synthetic) L2A SAFE goes through the mirror, the scheduler and landing, and still opens."""
-    synth = pytest.importorskip("sedona_jobs.synth.product")
+    synth = pytest.importorskip("sedona_jobs.synth.l2a.product")
     from sedona_jobs.safe import open_product
     from tests.ingest.catalogue_server import product_from_safe
 

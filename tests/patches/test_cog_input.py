@@ -25,7 +25,7 @@ from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import build_products
 from sedona_jobs.patches.stac_item import _band_assets, open_item
 from sedona_jobs.patches.strips import LayerReader
-from sedona_jobs.synth.cog import write_cog_item
+from sedona_jobs.synth.l2a.cog import write_cog_item
 from tests.ingest.catalogue_server import StandInServer
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")

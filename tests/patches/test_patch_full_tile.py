@@ -30,7 +30,7 @@ ROW_HASH = (
 
 @pytest.fixture(scope="module")
 def tile(request: pytest.FixtureRequest) -> Path:
-    from sedona_jobs.synth import write_l2a
+    from sedona_jobs.synth.l2a import write_l2a
 
     folder = Path(request.config.cache.mkdir("s2lake-full-tile"))
     existing = sorted(folder.glob("*.SAFE"))

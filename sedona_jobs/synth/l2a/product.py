@@ -17,10 +17,10 @@ import numpy as np
 from s2lake.errors import ConfigError
 from s2lake.sentinel2 import BANDS, MISSIONS, SCL, TILE_PIXELS
 from s2lake.tiling_grid import TileInfo, tile_info
-from sedona_jobs.synth.bands import BandTask, write_band
-from sedona_jobs.synth.metadata import ProductFacts, manifest_xml, product_xml, tile_xml
-from sedona_jobs.synth.naming import ProductNames
-from sedona_jobs.synth.scene import make_scene
+from sedona_jobs.synth.l2a.bands import BandTask, write_band
+from sedona_jobs.synth.l2a.metadata import ProductFacts, manifest_xml, product_xml, tile_xml
+from sedona_jobs.synth.l2a.naming import ProductNames
+from sedona_jobs.synth.l2a.scene import make_scene
 
 log = logging.getLogger(__name__)
 
