@@ -54,7 +54,7 @@ def test_patch_labels_equal_pandas(generated, mart):
 
 
 def reference_classes():
-    from tests.models.warehouse_gen import CLC
+    from sedona_jobs.synth.warehouse import CLC
 
     return [c for c in CLC if c[2] is not None]
 
