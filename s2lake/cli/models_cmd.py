@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Annotated, Literal
 
@@ -77,7 +78,6 @@ def env(
 
       s2lake models env --target spark
     """
-    import shlex
 
     from s2lake.dbt.runner import dbt_cli_env
 

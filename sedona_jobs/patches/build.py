@@ -11,11 +11,13 @@ one goes on.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,8 +228,6 @@ def _build_product_mode(
     on_progress: ProgressHook | None,
 ) -> None:
     """One product per worker process; the parent commits each staged product as soon as it is ready."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from sedona_jobs.patches.workers import stage_product, staged_batches
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -180,7 +181,6 @@ def _write(
 
 
 def _describe(root: Path, rel: str) -> tuple[str, int, str]:
-    import hashlib
 
     data = (root / rel).read_bytes()
     return rel, len(data), hashlib.md5(data, usedforsecurity=False).hexdigest()
