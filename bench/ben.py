@@ -2,7 +2,7 @@
 
     uv run python bench/ben.py [--patches 10000] [--workers 2] [--data DIR] [--compare 1000] [--no-report]
 
-1. A v2 dataset (``s2lake.ben.synth.generate_v2``: 100 patches per product plus an overlapping twin for 1
+1. A v2 dataset (``sedona_jobs.synth.bigearthnet.generate_v2``: 100 patches per product plus an overlapping twin for 1
    in 10, metadata.parquet, one reference map raster per patch) is generated once into ``--data``
    (default ``~/.cache/s2lake-bench/ben-v2-N``) and reused by later runs (not timed).
 2. Read paths side by side, same ``--compare`` patches, same process, alternating, best of 2: every band
@@ -38,9 +38,9 @@ from s2lake.ben.geotiff_reader import read_geotiff, read_with_rasterio
 from s2lake.ben.importer import import_dataset
 from s2lake.ben.layout import find_patch_folders
 from s2lake.ben.patch_reader import configure_worker
-from s2lake.ben.synth import generate_v2
 from s2lake.sentinel2 import BANDS
 from s2lake.warehouse import Warehouse
+from sedona_jobs.synth.bigearthnet import generate_v2
 
 GOAL = 300.0
 BEN_V2_PATCHES = 549_488

@@ -40,10 +40,10 @@ from ingest.catalogues import SearchQuery
 from ingest.scheduler import Scheduler
 from ingest.search import search_all
 from s2lake.config.ingest import IngestSettings, MirrorSettings, SchedulerSettings
+from s2lake.testing.standin_catalogues import CDSE_STAC_ITEM, FakeProduct, StandInServer, product_from_safe
 from s2lake.warehouse import Warehouse
 from sedona_jobs.safe import ProductMetadata, files_read
-from sedona_jobs.synth import write_l2a
-from tests.ingest.catalogue_server import CDSE_STAC_ITEM, FakeProduct, StandInServer, product_from_safe
+from sedona_jobs.synth.l2a import write_l2a
 
 #: (face, connection limit, bytes/s per connection)
 MIRRORS = (("dhus", 3, 300_000), ("cdse", 2, 450_000), ("stac", 1, 600_000))

@@ -3,7 +3,7 @@
     uv run python bench/export.py [--products 2] [--workers 2] [--repeat 2]
 
 Input (made once, not timed, cached under ``--workdir``): ``--products`` synthetic 2400 px Level-2A products
-(``sedona_jobs.synth.write_l2a``, 20 x 20 = 400 patches each, one acquisition date per product) cut by
+(``sedona_jobs.synth.l2a.write_l2a``, 20 x 20 = 400 patches each, one acquisition date per product) cut by
 ``patches build`` into one warehouse.
 
 (a) *floor*: the pixels of every patch band, read from the table beforehand (not timed) into ``.npy`` files,
@@ -46,7 +46,7 @@ def make_input(workdir: Path, products: int) -> Path:
     from s2lake.config.patches import PatchesSettings
     from s2lake.warehouse import Warehouse
     from sedona_jobs.patches import build_products
-    from sedona_jobs.synth import write_l2a
+    from sedona_jobs.synth.l2a import write_l2a
 
     root = workdir / f"input-{products}"
     if (root / "done").exists():

@@ -2,7 +2,7 @@
 
 Workload (generated once, cached under ``bench/out/labels/``):
 
-* >= 1,000,000 CLC-like polygons (``sedona_jobs.reference.synth_clc``) over a 1000 km x 1000 km box
+* >= 1,000,000 CLC-like polygons (``sedona_jobs.synth.reference_layers.synth_clc``) over a 1000 km x 1000 km box
   in EPSG:3035, stored exactly as `s2lake reference load` stores CLC (sorted GeoParquet 1.1);
 * >= 100,000 patches: every 1200 m patch of 13 real Sentinel-2 tiles (UTM zones 32 and 33, tiles
   overlapping by 9.8 km), stored in a Delta ``patches`` table without pixels.
@@ -79,14 +79,16 @@ def prepare(workdir: Path, polygons: int, tiles: int) -> dict:
     import pyarrow.parquet as pq
     import shapely
 
-    from s2lake.grid import tile_info, tiles_intersecting
     from s2lake.sentinel2 import PATCH_SIZE_M, PATCHES_PER_EDGE
     from s2lake.tables.schemas import PATCHES
     from s2lake.tables.store import TableStore
+    from s2lake.tiling_grid import tile_info, tiles_intersecting
     from s2lake.warehouse import Warehouse
-    from sedona_jobs.labels.demo import SHIPPED_COUNTRIES, patches_bbox_3035
+    from sedona_jobs.labels.demo_labels import patches_bbox_3035
     from sedona_jobs.labels.patch_rows import patch_table
-    from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference import load_reference, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+    from sedona_jobs.synth.reference_layers import synth_clc
 
     warehouse = Warehouse.at(workdir / "warehouse")
     store = TableStore(warehouse)
@@ -172,7 +174,7 @@ def _sedonadb_landcover(setup: dict, sql: str) -> tuple[dict, object]:
 
 
 def run_duckdb(setup: dict) -> tuple[dict, object]:
-    from s2lake.duck import connect
+    from s2lake.duckdb_session import connect
     from s2lake.tables.store import TableStore
     from s2lake.warehouse import Warehouse
     from sedona_jobs.labels.engines import PATCH_COLUMNS

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from s2lake.warehouse import Warehouse
-from tests.models.warehouse_gen import generate
+from sedona_jobs.synth.warehouse import generate
 
 
 def run(tiles: int, root: Path) -> dict[str, float]:

@@ -9,7 +9,7 @@ patches, statistics, Arrow, Parquet, one Delta commit), with the default check o
 against the checksums of ``manifest.safe``.
 (c) the same build with ``verify_checksums=False`` (``--no-verify-checksums``).
 (d) *COG input*: ``build_products`` on a STAC item of the same scene as Cloud-optimised GeoTIFFs
-(``sedona_jobs.synth.cog.write_cog_item``, written beside the product first, not timed): no JPEG 2000
+(``sedona_jobs.synth.l2a.cog.write_cog_item``, written beside the product first, not timed): no JPEG 2000
 at all, windows read from local COGs. Goal: >= 5x the bare JPEG 2000 decode rate (a) in patches/s.
 (a') the bare decode of (a) on the COGs instead, for scale: what reading costs with no JPEG 2000.
 
@@ -100,7 +100,7 @@ def main() -> None:
 
     product_path = args.product
     if product_path is None:
-        from sedona_jobs.synth import write_l2a
+        from sedona_jobs.synth.l2a import write_l2a
 
         existing = sorted(args.workdir.glob(f"bench-{args.pixels}/*.SAFE"))
         if existing:
@@ -209,7 +209,7 @@ def main() -> None:
 
 def _cog_item(product: Path, workdir: Path) -> Path:
     """The STAC item of the product's COGs, written once into ``workdir`` (re-encoding is not timed)."""
-    from sedona_jobs.synth.cog import write_cog_item
+    from sedona_jobs.synth.l2a.cog import write_cog_item
 
     existing = sorted((workdir / "cog").glob(f"{product.name.removesuffix('.SAFE')}_COG/*.json"))
     if existing:

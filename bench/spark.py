@@ -3,7 +3,7 @@
     uv run python bench/spark.py                          # 4 products of 2400 px (1,600 patches), ~10 min
     uv run python bench/spark.py --products 8 --pixels 4800   # more work per fixed cost
 
-Inputs: ``--products`` synthetic Level-2A products of tile 33UUU (``sedona_jobs.synth``, a time series:
+Inputs: ``--products`` synthetic Level-2A products of tile 33UUU (``sedona_jobs.synth.l2a``, a time series:
 one date per product), generated once and kept under ``--workdir`` (not timed). Every engine cuts the
 same products with the same settings (``--workers``, checksum check on, NO_DATA patches kept).
 
@@ -70,7 +70,7 @@ class TreesRss(PeakRss):
 
 def products(workdir: Path, count: int, pixels: int) -> list[Path]:
     """``count`` products of tile 33UUU, one date each (generated once, then reused)."""
-    from sedona_jobs.synth import write_l2a
+    from sedona_jobs.synth.l2a import write_l2a
 
     folder = workdir / f"products-{pixels}px"
     found = []
@@ -122,8 +122,10 @@ def prepare_references(warehouse: str) -> int:
     """CLC-like polygons around the patches (sized as ``s2lake demo`` sizes them) and the shipped
     countries, as ``s2lake reference synth clc`` and ``reference load countries`` write them."""
     from s2lake.warehouse import Warehouse
-    from sedona_jobs.labels.demo import KM2_PER_POLYGON, MAX_POLYGONS, SHIPPED_COUNTRIES, patches_bbox_3035
-    from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.labels.demo_labels import KM2_PER_POLYGON, MAX_POLYGONS, patches_bbox_3035
+    from sedona_jobs.reference import load_reference, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+    from sedona_jobs.synth.reference_layers import synth_clc
 
     target = Warehouse.at(warehouse)
     bbox = patches_bbox_3035(target)

@@ -1,6 +1,6 @@
 """Areas of interest: a GeoJSON or WKT file, a list of MGRS tiles, or a CSV of tiles.
 
-Tiles and footprints are converted with the project's ESA tiling grid (:mod:`s2lake.grid`), so a
+Tiles and footprints are converted with the project's ESA tiling grid (:mod:`s2lake.tiling_grid`), so a
 tile list searches exactly the tiles' footprints and an area can be reported as tiles.
 """
 
@@ -16,7 +16,7 @@ from shapely.geometry import shape
 from shapely.ops import unary_union
 
 from s2lake.errors import ConfigError
-from s2lake.grid import TILE
+from s2lake.tiling_grid import TILE
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def _tile(text: str, where: str) -> str:
 
 def _tiles_footprint(tiles: tuple[str, ...]) -> str:
     """Union of the tiles' footprints from the ESA grid (unknown tiles raise a ConfigError there)."""
-    from s2lake.grid import tile_info
+    from s2lake.tiling_grid import tile_info
 
     return unary_union([tile_info(tile).footprint_lonlat for tile in tiles]).wkt
 

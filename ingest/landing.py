@@ -69,7 +69,7 @@ def _epsg(tile: str | None) -> int | None:
     """EPSG code of the tile's UTM zone, from the ESA tiling grid (None for unknown tiles)."""
     if not tile:
         return None
-    from s2lake.grid import tile_info
+    from s2lake.tiling_grid import tile_info
 
     try:
         return tile_info(tile).epsg

@@ -26,10 +26,12 @@ Choices, and why:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -591,7 +593,6 @@ class Scheduler:
 def _member_count(archive: Path) -> int | None:
     """Files in a verified zip (its central directory only), for the ``products`` table; None when it
     cannot be read (extraction then says why)."""
-    import zipfile
 
     try:
         with zipfile.ZipFile(archive) as members:
@@ -604,7 +605,6 @@ def state_dir(warehouse: Warehouse) -> Path:
     """Local folder of the scheduler's state (SQLite needs a local file system)."""
     if warehouse.is_local:
         return Path(warehouse.state_uri)
-    import hashlib
 
     digest = hashlib.sha256(warehouse.root.encode()).hexdigest()[:16]
     return Path.home() / ".cache" / "s2lake" / "state" / digest

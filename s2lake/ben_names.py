@@ -154,6 +154,6 @@ class V1TileSource:
 def tile_by_origin(epsg: int, ulx: float, uly: float, col: int, row: int) -> str | None:
     """The tile whose origin lies ``col``/``row`` patches up-left of a patch corner (the tiling grid), or
     None: how a v1 patch without labels_metadata.json still finds its tile."""
-    from s2lake.grid import tile_with_origin
+    from s2lake.tiling_grid import tile_with_origin
 
     return tile_with_origin(epsg, ulx - col * PATCH_SIZE_M, uly + row * PATCH_SIZE_M)

@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 
-from s2lake.duck import connect, sql_identifier
-from s2lake.duck_safe import SAFE_FIX, check_read_only, lock_down
+from s2lake.duckdb_safe_mode import SAFE_FIX, check_read_only, lock_down
+from s2lake.duckdb_session import connect, sql_identifier
 from s2lake.errors import QueryError
 from s2lake.warehouse import Warehouse
 

@@ -1,6 +1,6 @@
 {#
   The warehouse's Delta tables become views in the schema `s2lake_sources`, declared once as dbt
-  sources (models/staging/_sources.yml). Each engine reads them its own way, so the registration
+  sources (transform/staging/_sources.yml). Each engine reads them its own way, so the registration
   is dispatched: DuckDB through the delta extension's delta_scan, Spark through `<format>.`path``
   (delta on a cluster; parquet in the session test, which has no Delta jars).
 #}

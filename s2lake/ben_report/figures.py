@@ -4,7 +4,7 @@ With ``scope`` (the patch ids of one dataset, as `s2lake ben report DATASET_DIR`
 covers those patches only (dbt var report_scope, macros/report_scope.sql): the warehouse may hold other
 datasets and SAFE-derived patches, and the report still describes exactly the dataset it was given.
 
-Every figure is computed in SQL by the dbt project (models/models/marts/ben_report.sql and the marts it
+Every figure is computed in SQL by the dbt project (models/transform/marts/ben_report.sql and the marts it
 reads), on whichever engine builds the marts; this module only checks the inputs, runs the build, prints
 and writes files, so the printed block can never drift from what ``s2lake models build`` produces.
 """
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s2lake.config.models import ModelsSettings
+from s2lake.dbt.runner import build, state_dir
+from s2lake.dbt.split_export import write_split_csv
 from s2lake.errors import ConfigError
-from s2lake.marts.runner import build, state_dir
-from s2lake.marts.split_export import write_split_csv
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import json
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -128,9 +131,6 @@ def emit(rows: list[dict[str, Any]], fmt: str, title: str | None = None, columns
     ``columns`` names the columns when there may be no rows, so an empty CSV still has its header and an
     empty table its column titles.
     """
-    import csv
-    import json
-    import sys
 
     names = columns if columns is not None else (list(rows[0].keys()) if rows else [])
     if fmt == "json":

@@ -42,7 +42,7 @@ class DemoRun:
 
 def synthesise(run: DemoRun) -> None:
     """Generate one Level-2A product (or reuse the one a previous demo generated)."""
-    from sedona_jobs.synth import write_l2a
+    from sedona_jobs.synth.l2a import write_l2a
 
     folder = run.workdir / "products" / f"{run.pixels}px"
     existing = sorted(folder.glob("S2A_MSIL2A_*_T33UUU_*.SAFE")) if folder.is_dir() else []
@@ -63,7 +63,7 @@ def cut_patches(run: DemoRun) -> None:
 
 def label(run: DemoRun) -> None:
     """Label the patches: CLC-like land cover, the shipped Natural Earth countries, overlaps."""
-    from sedona_jobs.labels import demo_step
+    from sedona_jobs.labels.demo_labels import demo_step
 
     report = demo_step(run.app.warehouse)
     countries = ", ".join(f"{code}: {n}" for code, n in sorted(report.countries.items(), key=str))
@@ -73,7 +73,7 @@ def label(run: DemoRun) -> None:
 
 def marts(run: DemoRun) -> None:
     """Build the dbt marts (``s2lake models build``): label sets, statistics, validation, split."""
-    from s2lake.marts.demo import demo_step
+    from s2lake.dbt.demo_marts import demo_step
 
     report = demo_step(run.app.settings.models, run.app.warehouse)
     run.note("dbt marts", f"{report.models} models, {report.tests} data tests passed in {report.seconds:.1f} s")
@@ -93,7 +93,7 @@ def report(run: DemoRun) -> None:
 
 def query(run: DemoRun) -> None:
     """Ask the warehouse a question with SQL through DuckDB, as an analyst would."""
-    from s2lake.duck import connect
+    from s2lake.duckdb_session import connect
 
     result = connect(run.app.warehouse).sql(SAMPLE_SQL)
     rows = [dict(zip(result.columns, values, strict=True)) for values in result.fetchall()]

@@ -8,7 +8,8 @@ and repeated. Heavy imports stay inside the commands: the CLI imports this modul
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -140,7 +141,6 @@ def search(
 
       s2lake ingest search bavaria.geojson --from 2023-01-01 --to 2023-12-31 --mirror cdse --json > found.json
     """
-    from datetime import timedelta
 
     from ingest.aoi import load_aoi
     from ingest.catalogues import SearchQuery
@@ -296,7 +296,6 @@ def mirrors_rank(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
       s2lake ingest mirrors rank --json
     """
-    from dataclasses import asdict
 
     from ingest.ranking import rank_mirrors
 

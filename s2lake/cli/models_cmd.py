@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Annotated, Literal
 
@@ -37,8 +38,8 @@ def build(
 
     Example: s2lake models build --target duckdb --select patch_labels+
     """
-    from s2lake.marts.runner import MARTS
-    from s2lake.marts.runner import build as run_build
+    from s2lake.dbt.runner import MARTS
+    from s2lake.dbt.runner import build as run_build
     from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)
@@ -77,9 +78,8 @@ def env(
 
       s2lake models env --target spark
     """
-    import shlex
 
-    from s2lake.marts.runner import dbt_cli_env
+    from s2lake.dbt.runner import dbt_cli_env
 
     app_ctx = app_context(ctx)
     settings = with_flags(ctx, app_ctx.settings.models, target=target)

@@ -97,7 +97,8 @@ def synth(
 
       s2lake reference synth clc --count 5000
     """
-    from sedona_jobs.reference import synth_clc, synth_nuts, write_synthetic
+    from sedona_jobs.reference import write_synthetic
+    from sedona_jobs.synth.reference_layers import synth_clc, synth_nuts
 
     warehouse = app_context(ctx).warehouse
     warehouse.ensure_writable()

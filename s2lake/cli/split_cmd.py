@@ -36,7 +36,7 @@ def export(
 
       s2lake split export split_with_validation.csv --validation column
     """
-    from s2lake.marts.split_export import write_split_csv
+    from s2lake.dbt.split_export import write_split_csv
 
     counts = write_split_csv(app_context(ctx).warehouse, out, validation=validation)
     summary = ", ".join(f"{name} {n}" for name, n in counts.items())

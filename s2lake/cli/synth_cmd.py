@@ -53,8 +53,8 @@ def l2a(
     Example: s2lake synth l2a ./products --tile 33UUU --date 2018-05-10 --pixels 1200 --nodata-fraction 0.1
     """
     from s2lake.logs import console, progress
-    from sedona_jobs.synth import write_l2a
-    from sedona_jobs.synth.product import band_layers
+    from sedona_jobs.synth.l2a import write_l2a
+    from sedona_jobs.synth.l2a.product import band_layers
 
     started = time.perf_counter()
     with progress() as bar:
@@ -79,6 +79,6 @@ def l2a(
     )
     typer.echo(str(product))
     if cog:
-        from sedona_jobs.synth.cog import write_cog_item
+        from sedona_jobs.synth.l2a.cog import write_cog_item
 
         typer.echo(str(write_cog_item(product)))

@@ -16,7 +16,7 @@ from typing import Any
 
 from s2lake import __version__
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import MARTS, dbt_vars
+from s2lake.dbt.runner import MARTS, dbt_vars
 from s2lake.tables.store import TableStore
 
 

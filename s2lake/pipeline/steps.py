@@ -133,7 +133,7 @@ def labels_step(ctx: PipelineContext) -> StepReport:
 
 def marts_step(ctx: PipelineContext) -> StepReport:
     """Rebuild the dbt marts (``s2lake models build``) when what they read has changed."""
-    from s2lake.marts.runner import build
+    from s2lake.dbt.runner import build
 
     step = StepReport("marts")
     if ctx.store.open("label_runs") is None:

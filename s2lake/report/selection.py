@@ -6,7 +6,7 @@ columns, so a user filters by names they see on the page. Tables not built yet (
 stand in as empty views: the page then shows what exists and says what is missing.
 
 The condition is user SQL pasted into a query, so the connection is first locked down as ``s2lake sql
---safe`` locks it (:mod:`s2lake.duck_safe`: no file outside the warehouse, SELECT only, no ``delta_scan`` or
+--safe`` locks it (:mod:`s2lake.duckdb_safe_mode`: no file outside the warehouse, SELECT only, no ``delta_scan`` or
 ``query()`` calls), and DuckDB's own parser must find exactly one SELECT statement.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import duckdb
 
-from s2lake.duck import connect
-from s2lake.duck_safe import check_read_only, lock_down
+from s2lake.dbt.runner import PROJECT_DIR
+from s2lake.duckdb_safe_mode import check_read_only, lock_down
+from s2lake.duckdb_session import connect
 from s2lake.errors import ConfigError, QueryError
-from s2lake.marts.runner import PROJECT_DIR
 from s2lake.tables.store import sql_literal
 from s2lake.warehouse import Warehouse
 
@@ -128,7 +128,7 @@ def select_patches(warehouse: Warehouse, where: str | None) -> tuple[duckdb.Duck
 
 
 def _check_where(con: duckdb.DuckDBPyConnection, where: str, query: str) -> None:
-    """One read-only SELECT, or a QueryError naming the condition (never the --safe wording of duck_safe)."""
+    """One read-only SELECT, or a QueryError naming the condition (never the --safe wording of duckdb_safe_mode)."""
     try:
         statements = con.extract_statements(query)
         if len(statements) != 1:

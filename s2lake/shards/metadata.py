@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from s2lake.marts.runner import PROJECT_DIR
+from s2lake.dbt.runner import PROJECT_DIR
 from s2lake.tables.store import TableStore
 from sedona_jobs.export.ben_metadata import metadata_table
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,6 @@ def delta_session(app_name: str = "s2lake", master: str | None = None, extra: di
     (or pyspark's own default, ``local[*]``) says. Python workers run this interpreter unless
     ``PYSPARK_PYTHON`` says otherwise: a bare ``python3`` on PATH lacks numpy, pyarrow and rasterio.
     """
-    import sys
 
     from pyspark.sql import SparkSession
 

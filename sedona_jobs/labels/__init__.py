@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sedona_jobs.labels.build import LabelsReport, build_labels, compute_labels
-from sedona_jobs.labels.demo import demo_step
 from sedona_jobs.labels.incremental import build_new_labels
 
-__all__ = ["LabelsReport", "build_labels", "build_new_labels", "compute_labels", "demo_step"]
+__all__ = ["LabelsReport", "build_labels", "build_new_labels", "compute_labels"]

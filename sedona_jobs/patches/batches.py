@@ -15,7 +15,7 @@ import pyarrow as pa
 from s2lake.ben_names import PatchId
 from s2lake.sentinel2 import ALL_LAYERS, BANDS, SCL_CLASSES
 from s2lake.tables.schemas import PATCHES
-from sedona_jobs.patches.grid import PatchGrid
+from sedona_jobs.patches.patch_grid import PatchGrid
 from sedona_jobs.patches.strips import LayerStrip
 
 if TYPE_CHECKING:

@@ -11,11 +11,13 @@ one goes on.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +40,7 @@ from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
-from sedona_jobs.patches.grid import PatchGrid, grid_of
+from sedona_jobs.patches.patch_grid import PatchGrid, grid_of
 from sedona_jobs.patches.writer import commit_product
 
 if TYPE_CHECKING:
@@ -226,8 +228,6 @@ def _build_product_mode(
     on_progress: ProgressHook | None,
 ) -> None:
     """One product per worker process; the parent commits each staged product as soon as it is ready."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from sedona_jobs.patches.workers import stage_product, staged_batches
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 from s2lake.errors import ProductError
 from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES
-from sedona_jobs.patches.grid import PatchGrid
+from sedona_jobs.patches.patch_grid import PatchGrid
 from sedona_jobs.patches.strips import LayerStrip, PatchStats
 
 if TYPE_CHECKING:

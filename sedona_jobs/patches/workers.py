@@ -18,6 +18,7 @@ identical.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 from collections.abc import Generator, Iterator
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from s2lake.errors import ProductError
 from s2lake.sentinel2 import ALL_LAYERS, BANDS_BY_NAME
-from sedona_jobs.patches.grid import PatchGrid
+from sedona_jobs.patches.patch_grid import PatchGrid
 from sedona_jobs.patches.strips import LayerReader, LayerStrip
 
 if TYPE_CHECKING:
@@ -110,7 +111,6 @@ def _band_worker(product: L2AProduct, grid: PatchGrid, strip_rows: int, layers: 
 
 def band_parallel_strips(product: L2AProduct, grid: PatchGrid, strip_rows: int, workers: int) -> Iterator[Strip]:
     """Strips of all layers, decoded by ``workers`` processes that each own a group of layers."""
-    import multiprocessing
 
     groups = layer_groups(workers)
     context = multiprocessing.get_context("spawn")  # no fork: the parent runs delta-rs/rich threads

@@ -15,7 +15,7 @@ def write_synthetic(gdf: Any, warehouse: Warehouse, name: str, **params: Any) ->
     manifest = {
         "loaded_at": datetime.now(UTC).isoformat(),
         "layer": name,
-        "source": "synthetic (sedona_jobs.reference.synth)",
+        "source": "synthetic (sedona_jobs.synth.reference_layers)",
         "parameters": params,
         "features_written": len(gdf),
     }

@@ -1,11 +1,7 @@
-"""Synthetic Sentinel-2 Level-2A products with ESA's exact SAFE layout, for demos, tests and benchmarks.
+"""Generators of realistic inputs for demos, tests and benchmarks: no real data needed, every format real.
 
-There is no real imagery on a developer machine or in CI, yet the patch pipeline must be exercised
-on real formats: JPEG 2000 bands at native resolution, ESA metadata, NO_DATA swaths, scene classes.
-``write_l2a`` produces such a product from a seed, deterministically, at any crop size up to the
-full 10,980 px tile.
+- :mod:`.l2a`: Sentinel-2 Level-2A products (ESA's SAFE layout, optionally a COG/STAC copy);
+- :mod:`.reference_layers`: CLC-like and NUTS-like polygon layers (EPSG:3035);
+- :mod:`.bigearthnet`: BigEarthNet-like datasets (v1 and v2 layouts) with known defects;
+- :mod:`.warehouse`: a warehouse of source tables for the dbt models, with known defects.
 """
-
-from sedona_jobs.synth.product import write_l2a
-
-__all__ = ["write_l2a"]

@@ -24,7 +24,7 @@ from deltalake import write_deltalake
 from s2lake.sentinel2 import SCL_CLASSES
 from s2lake.tables.schemas import BEN_METADATA, PATCHES, REFERENCE_MAP_POLYGONS
 from s2lake.warehouse import Warehouse
-from tests.models.warehouse_gen import CLC, generate
+from sedona_jobs.synth.warehouse import CLC, generate
 
 BEN19 = sorted({c[2] for c in CLC if c[2] is not None})
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from s2lake.sentinel2 import BANDS
+from sedona_jobs.reference.codelists import CODELISTS
 from tests.ben.ben_gen import BenDataset
 from tests.models.reference import SEASONS
-from tests.models.warehouse_gen import CODELISTS
 
 EDGE = {b.name: b.patch_pixels for b in BANDS}
 

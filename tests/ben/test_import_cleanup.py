@@ -8,10 +8,10 @@ import pytest
 from deltalake import DeltaTable
 
 from s2lake.ben.importer import import_dataset
-from s2lake.ben.synth import generate_v2
 from s2lake.errors import WriteConflictError
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from sedona_jobs.synth.bigearthnet import generate_v2
 
 
 @pytest.fixture(scope="module")

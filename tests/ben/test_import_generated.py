@@ -13,10 +13,10 @@ import shapely
 from rasterio.features import shapes
 
 from s2lake.ben.importer import import_dataset
-from s2lake.ben.synth import generate_v1, generate_v2
 from s2lake.errors import ProductError
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from sedona_jobs.synth.bigearthnet import generate_v1, generate_v2
 from tests.ben.independent import assert_row_matches
 
 

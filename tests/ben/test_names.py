@@ -10,7 +10,7 @@ from s2lake.ben_names import BenV1Name, PatchId, V1TileSource, tile_by_origin
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import build_products
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 
 
 def test_v2_ids_pad_column_and_row_to_two_digits() -> None:

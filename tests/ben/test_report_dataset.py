@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from s2lake.ben.synth import Dataset, generate_v1, generate_v2
 from s2lake.cli.main import app
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from sedona_jobs.synth.bigearthnet import Dataset, generate_v1, generate_v2
 from tests.ben import file_truth
 from tests.ben.expected import read_split_csv
 from tests.ben.test_import_real import V2_IDS

@@ -18,7 +18,7 @@ from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.export.ben_export import export_ben
 from sedona_jobs.patches import build_products
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 
 #: Columns that must survive the trip unchanged (pixels, georeference, identity). product_id does not: the v2
 #: tree names a product by the patch id's prefix only (no generation time), so that is what comes back; nor
@@ -29,8 +29,9 @@ SAME = ("tile", "epsg", "row", "col", "ulx", "uly", "lrx", "lry")
 @pytest.fixture(scope="module")
 def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Warehouse]:
     from sedona_jobs.labels import build_labels
-    from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
-    from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference import load_reference, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+    from sedona_jobs.synth.reference_layers import synth_clc
     from tests.labels.conftest import rows_bbox_3035
 
     root = tmp_path_factory.mktemp("trip")

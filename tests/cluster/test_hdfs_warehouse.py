@@ -21,12 +21,13 @@ from typer.testing import CliRunner
 from s2lake.cli.main import app
 from s2lake.spark.cluster import ClusterState
 from s2lake.tables.store import TableStore
+from s2lake.testing.standin_catalogues import FakeProduct, StandInServer, generate_products
 from s2lake.warehouse import Warehouse
 from s2lake.warehouse_fs import fsspec_fs
-from sedona_jobs.labels.demo import SHIPPED_COUNTRIES, patches_bbox_3035
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.labels.demo_labels import patches_bbox_3035
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+from sedona_jobs.synth.l2a import write_l2a
 from tests.cluster.conftest import s2lake
-from tests.ingest.catalogue_server import FakeProduct, StandInServer, generate_products
 from tests.ingest.conftest import AREA, PASSWORD, USER, mirror_for
 
 #: Columns that hold the time a command ran, which two runs cannot share.

@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 
-from s2lake.marts.runner import MARTS
+from s2lake.dbt.runner import MARTS
 from s2lake.spark import sedona_jars_available
 from s2lake.spark.cluster import ClusterState
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
-from sedona_jobs.labels.demo import SHIPPED_COUNTRIES, patches_bbox_3035
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.labels.demo_labels import patches_bbox_3035
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+from sedona_jobs.synth.l2a import write_l2a
 from tests.cluster.conftest import CLI
 from tests.cluster.test_hdfs_warehouse import RUN_TIME_COLUMNS
 from tests.cluster.test_register_after_build import count, thrift_env

@@ -18,7 +18,7 @@ from pyhive import hive
 from s2lake.spark.cluster import ClusterState
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 from tests.cluster.conftest import CLI
 
 

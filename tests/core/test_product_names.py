@@ -11,7 +11,7 @@ from ingest.products import Product
 from s2lake.ben_names import PatchId
 from s2lake.errors import ProductError, UnsafePathError
 from s2lake.product_names import ProductName
-from sedona_jobs.synth.naming import ProductNames
+from sedona_jobs.synth.l2a.naming import ProductNames
 
 REAL = "S2C_MSIL2A_20250330T100051_N0511_R122_T33UWP_20250330T145914"  # CDSE's STAC item in ../shared
 

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from s2lake.cli.main import app
-from s2lake.duck import connect
-from s2lake.duck_safe import lock_down
+from s2lake.duckdb_safe_mode import lock_down
+from s2lake.duckdb_session import connect
 from s2lake.tables.schemas import PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse

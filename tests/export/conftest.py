@@ -12,7 +12,7 @@ from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import build_products
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 
 #: 600 px at 10 m: 5 x 5 patches, 10 % of them touched by a NO_DATA swath.
 PIXELS = 600
@@ -41,8 +41,9 @@ def labelled_warehouse(patched_warehouse: Warehouse, tmp_path_factory: pytest.Te
     import shutil
 
     from sedona_jobs.labels import build_labels
-    from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
-    from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+    from sedona_jobs.reference import load_reference, write_synthetic
+    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+    from sedona_jobs.synth.reference_layers import synth_clc
     from tests.labels.conftest import rows_bbox_3035
 
     warehouse = Warehouse.at(shutil.copytree(patched_warehouse.root, tmp_path_factory.mktemp("labelled") / "wh"))

@@ -40,7 +40,8 @@ def test_code_list_spells_bigearthnet_countries() -> None:
 def nuts_warehouse(patched_warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """The 25 patches labelled against a generated CLC layer and a generated NUTS layer of local names."""
     from sedona_jobs.labels import build_labels
-    from sedona_jobs.reference import synth_clc, synth_nuts, write_synthetic
+    from sedona_jobs.reference import write_synthetic
+    from sedona_jobs.synth.reference_layers import synth_clc, synth_nuts
     from tests.labels.conftest import rows_bbox_3035
 
     warehouse = Warehouse.at(shutil.copytree(patched_warehouse.root, tmp_path_factory.mktemp("nuts") / "wh"))

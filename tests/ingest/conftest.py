@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from s2lake.config.ingest import IngestSettings, MirrorSettings, SchedulerSettings
-from tests.ingest.catalogue_server import FakeProduct, StandInServer, generate_products
+from s2lake.testing.standin_catalogues import FakeProduct, StandInServer, generate_products
 
 USER, PASSWORD = "alice", "s3cret-pw"
 AREA = "POLYGON((0 40, 20 40, 20 60, 0 60, 0 40))"

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.extract import extract_archive
 from s2lake.errors import ArchiveError
-from tests.ingest.catalogue_server import StandInServer, generate_products, zip_bomb
+from s2lake.testing.standin_catalogues import StandInServer, generate_products, zip_bomb
 from tests.ingest.conftest import mirror_for
 from tests.ingest.test_scheduler import _landed_ok, _run
 

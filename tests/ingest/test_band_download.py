@@ -18,9 +18,9 @@ from ingest.scheduler import Scheduler
 from ingest.search import search_all
 from s2lake.tables.schemas import PRODUCTS
 from s2lake.tables.store import TableStore
+from s2lake.testing.standin_catalogues import StandInServer, product_from_safe
 from s2lake.warehouse import Warehouse
-from sedona_jobs.synth import write_l2a
-from tests.ingest.catalogue_server import StandInServer, product_from_safe
+from sedona_jobs.synth.l2a import write_l2a
 from tests.ingest.conftest import AREA, PASSWORD, fast_settings, mirror_for
 
 

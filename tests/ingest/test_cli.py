@@ -20,7 +20,7 @@ from s2lake.cli.context import ExitCode
 from s2lake.cli.main import app
 from s2lake.config import load_settings
 from s2lake.tables.store import TableStore
-from tests.ingest.catalogue_server import StandInServer, generate_products
+from s2lake.testing.standin_catalogues import StandInServer, generate_products
 from tests.ingest.conftest import AREA, PASSWORD, USER, mirror_for
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")

@@ -17,7 +17,7 @@ from ingest.catalogues import open_catalogue
 from ingest.products import Offer
 from ingest.transfer import fetch
 from s2lake.errors import DownloadError
-from tests.ingest.catalogue_server import StandInServer, generate_products
+from s2lake.testing.standin_catalogues import StandInServer, generate_products
 from tests.ingest.conftest import mirror_for
 from tests.ingest.test_search import QUERY
 

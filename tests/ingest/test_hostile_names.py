@@ -13,7 +13,7 @@ from ingest.landing import land_tree
 from ingest.state import FAILED, StateStore
 from s2lake.errors import UnsafePathError
 from s2lake.tables.store import TableStore
-from tests.ingest.catalogue_server import StandInServer, generate_products, product_zip
+from s2lake.testing.standin_catalogues import StandInServer, generate_products, product_zip
 from tests.ingest.conftest import mirror_for
 from tests.ingest.test_scheduler import _landed_ok, _run
 

@@ -17,7 +17,7 @@ from ingest.catalogues import SearchQuery
 from ingest.quicklooks import save_quicklooks
 from ingest.search import search_all
 from s2lake.cli.main import app
-from tests.ingest.catalogue_server import FakeProduct, StandInServer, generate_products
+from s2lake.testing.standin_catalogues import FakeProduct, StandInServer, generate_products
 from tests.ingest.conftest import AREA, PASSWORD, fast_settings, mirror_for
 
 

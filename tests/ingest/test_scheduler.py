@@ -11,7 +11,7 @@ from ingest.scheduler import Scheduler
 from ingest.search import search_all
 from ingest.state import LANDED, StateStore
 from s2lake.tables.store import TableStore
-from tests.ingest.catalogue_server import StandInServer, generate_products, product_zip
+from s2lake.testing.standin_catalogues import StandInServer, generate_products, product_zip
 from tests.ingest.conftest import fast_settings, mirror_for
 from tests.ingest.test_search import QUERY
 
@@ -244,9 +244,9 @@ def test_rate_limit_spaces_requests() -> None:
 
 def test_landed_synthetic_l2a_product_opens_as_a_product(servers, creds, warehouse, tmp_path) -> None:
     """A real (synthetic) L2A SAFE goes through the mirror, the scheduler and landing, and still opens."""
-    synth = pytest.importorskip("sedona_jobs.synth.product")
+    synth = pytest.importorskip("sedona_jobs.synth.l2a.product")
+    from s2lake.testing.standin_catalogues import product_from_safe
     from sedona_jobs.safe import open_product
-    from tests.ingest.catalogue_server import product_from_safe
 
     safe = synth.write_l2a(tmp_path / "src", tile="32UNA", date="2021-07-01", pixels=120, seed=3)
     fake = product_from_safe(safe)

@@ -10,7 +10,7 @@ from shapely import wkt as shapely_wkt
 
 from ingest.catalogues import SearchQuery, open_catalogue
 from ingest.search import search_all
-from tests.ingest.catalogue_server import StandInServer, generate_products
+from s2lake.testing.standin_catalogues import StandInServer, generate_products
 from tests.ingest.conftest import AREA, PASSWORD, mirror_for
 
 QUERY = SearchQuery(start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2023, 1, 1, tzinfo=UTC), geometry_wkt=AREA)

@@ -8,7 +8,7 @@ import requests
 
 from ingest.auth import KeycloakAuth, MirrorSession, auth_for
 from ingest.transfer import fetch, retry_after_seconds
-from tests.ingest.catalogue_server import StandInServer, generate_products
+from s2lake.testing.standin_catalogues import StandInServer, generate_products
 from tests.ingest.conftest import PASSWORD, USER, mirror_for
 
 

@@ -16,7 +16,7 @@ from ingest.state import StateStore
 from ingest.transfer import Oversize, TransferLimits, fetch
 from s2lake.config.ingest import SchedulerSettings
 from s2lake.errors import DownloadError
-from tests.ingest.catalogue_server import StandInServer, generate_products
+from s2lake.testing.standin_catalogues import StandInServer, generate_products
 from tests.ingest.conftest import mirror_for
 from tests.ingest.test_scheduler import _landed_ok, _run
 

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.extract import extract_archive
 from ingest.verify import CorruptArchive, verify_archive
-from tests.ingest.catalogue_server import product_zip
+from s2lake.testing.standin_catalogues import product_zip
 
 NAME = "S2A_MSIL2A_20210105T103000_N0500_R001_T32UNA_20210105T133000"
 BAND = f"{NAME}.SAFE/GRANULE/L2A/IMG_DATA/R10m/B02_10m.bin"

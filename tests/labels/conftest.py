@@ -9,7 +9,8 @@ from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.patch_rows import patch_table
-from sedona_jobs.reference import synth_clc, write_synthetic
+from sedona_jobs.reference import write_synthetic
+from sedona_jobs.synth.reference_layers import synth_clc
 
 #: An area in Lower Austria, tile 33UUP (EPSG:32633), where a BigEarthNet patch lies.
 ORIGIN_33 = (404_400.0, 5_342_400.0)

@@ -14,9 +14,10 @@ from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels import build_labels
-from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
 from sedona_jobs.labels.patch_rows import patch_table
-from sedona_jobs.reference import load_reference, synth_clc, write_synthetic
+from sedona_jobs.reference import load_reference, write_synthetic
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
+from sedona_jobs.synth.reference_layers import synth_clc
 from tests.labels.conftest import rows_bbox_3035
 
 #: BigEarthNet v1 covers 10 countries; these 6 patches come from tiles over Austria (33UUP),

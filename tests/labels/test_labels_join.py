@@ -15,10 +15,10 @@ from s2lake.tables.schemas import PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels import build_labels
-from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.reference import load_reference
 from sedona_jobs.reference.codelists import clc_classes
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from tests.labels.conftest import ORIGIN_33, patch_rows
 
 
@@ -112,7 +112,8 @@ def test_patch_without_coverage_is_kept_and_flagged(warehouse: Warehouse) -> Non
         ("P_SEA", "32UKF", 32632, round(x), round(y)),
     ]
     TableStore(warehouse).overwrite(PATCHES, patch_table(rows))
-    from sedona_jobs.reference import synth_clc, write_synthetic
+    from sedona_jobs.reference import write_synthetic
+    from sedona_jobs.synth.reference_layers import synth_clc
     from tests.labels.conftest import rows_bbox_3035
 
     write_synthetic(synth_clc(rows_bbox_3035(rows[:1], margin=500), 30, seed=1), warehouse, "clc")
@@ -144,7 +145,8 @@ def test_shared_edges_across_tiles_are_not_overlaps(warehouse: Warehouse) -> Non
         ("D_T33UUP_1_0", "33UUP", 32633, x + 1200, y),  # A's neighbour in its own tile
     ]
     TableStore(warehouse).overwrite(PATCHES, patch_table(rows))
-    from sedona_jobs.reference import synth_clc, write_synthetic
+    from sedona_jobs.reference import write_synthetic
+    from sedona_jobs.synth.reference_layers import synth_clc
     from tests.labels.conftest import rows_bbox_3035
 
     write_synthetic(synth_clc(rows_bbox_3035(rows), 10, seed=1), warehouse, "clc")

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from s2lake.cli.main import app
 from s2lake.errors import ReferenceDataError
 from s2lake.warehouse import Warehouse
-from sedona_jobs.reference import load_reference, synth_clc
+from sedona_jobs.reference import load_reference
 from sedona_jobs.reference.geoparquet import require_table
+from sedona_jobs.synth.reference_layers import synth_clc
 
 BBOX = (4_500_000.0, 2_800_000.0, 4_520_000.0, 2_820_000.0)
 runner = CliRunner()

@@ -12,8 +12,9 @@ import shapely
 
 from s2lake.errors import ReferenceDataError
 from s2lake.warehouse import Warehouse
-from sedona_jobs.reference import load_reference, synth_clc, synth_nuts
+from sedona_jobs.reference import load_reference
 from sedona_jobs.reference.geoparquet import ROW_GROUP_ROWS, require_table
+from sedona_jobs.synth.reference_layers import synth_clc, synth_nuts
 
 BBOX = (4_500_000.0, 2_800_000.0, 4_560_000.0, 2_860_000.0)
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import BuildResult, build
+from s2lake.dbt.runner import BuildResult, build
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
-from tests.models.warehouse_gen import GeneratedWarehouse, generate
+from sedona_jobs.synth.warehouse import GeneratedWarehouse, generate
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from s2lake.marts.duckdb_delta_plugin import ModelDocs, _documented_batches
+from s2lake.dbt.duckdb_delta_plugin import ModelDocs, _documented_batches
 
 
 def test_placeholder_row_of_an_empty_model_is_dropped(tmp_path):

@@ -7,11 +7,11 @@ import pyarrow.compute as pc
 import pytest
 
 from s2lake.config.models import ModelsSettings
+from s2lake.dbt.runner import build
 from s2lake.errors import ConfigError, ModelsError
-from s2lake.marts.runner import build
 from s2lake.tables.schemas import PATCH_LANDCOVER, PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
-from tests.models.warehouse_gen import generate
+from sedona_jobs.synth.warehouse import generate
 
 
 def test_label_outside_the_19_classes_fails_the_build(warehouse):

@@ -15,7 +15,7 @@ from s2lake.tables.schemas import PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.runs import LabelRun
-from tests.models.warehouse_gen import generate
+from sedona_jobs.synth.warehouse import generate
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from deltalake import DeltaTable
 
-from s2lake.marts.runner import MARTS, PROJECT_DIR
+from s2lake.dbt.runner import MARTS, PROJECT_DIR
 from s2lake.sentinel2 import ALL_LAYERS
 from tests.models import reference
 
@@ -25,7 +25,7 @@ def test_build_runs_models_seeds_and_tests(duck_build):
 
 
 def test_marts_are_delta_tables_readable_by_deltalake_and_duckdb(generated, duck_build):
-    from s2lake.duck import connect
+    from s2lake.duckdb_session import connect
 
     con = connect(generated.warehouse)
     for name in MARTS:
@@ -54,7 +54,7 @@ def test_patch_labels_equal_pandas(generated, mart):
 
 
 def reference_classes():
-    from tests.models.warehouse_gen import CLC
+    from sedona_jobs.synth.warehouse import CLC
 
     return [c for c in CLC if c[2] is not None]
 
@@ -159,7 +159,7 @@ def test_geographic_split_equals_pandas_and_covers_each_patch_once(generated, ma
 def test_seed_band_shapes_match_sentinel2_module(built_dir):
     import csv
 
-    from s2lake.marts.runner import PROJECT_DIR
+    from s2lake.dbt.runner import PROJECT_DIR
 
     with (PROJECT_DIR / "seeds" / "s2_layers.csv").open() as f:
         rows = {r["band"]: (int(r["resolution_m"]), int(r["patch_pixels"])) for r in csv.DictReader(f)}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import deltalake
 
-from s2lake.marts.runner import MARTS, PROJECT_DIR
+from s2lake.dbt.runner import MARTS, PROJECT_DIR
 
 BIN = Path(sys.executable).parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import _spark_session_env, session_target_conf
+from s2lake.dbt.runner import _spark_session_env, session_target_conf
 
 PARQUET = ModelsSettings(target="spark", source_format="parquet", spark_file_format="parquet")
 JARS = ["sedona-spark-shaded-4.1_2.13-1.9.1.jar", "delta-spark_4.1_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"]

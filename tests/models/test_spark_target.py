@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import MARTS, build
+from s2lake.dbt.runner import MARTS, build
 from s2lake.tables.schemas import CORE_TABLES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import build
+from s2lake.dbt.runner import build
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from tests.models import reference

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 
 SMALL_PIXELS = 1200
 DEFECTS = (

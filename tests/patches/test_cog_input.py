@@ -21,12 +21,12 @@ import pytest
 
 from s2lake.config.patches import PatchesSettings
 from s2lake.tables.store import TableStore
+from s2lake.testing.standin_catalogues import StandInServer
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import build_products
 from sedona_jobs.patches.stac_item import _band_assets, open_item
 from sedona_jobs.patches.strips import LayerReader
-from sedona_jobs.synth.cog import write_cog_item
-from tests.ingest.catalogue_server import StandInServer
+from sedona_jobs.synth.l2a.cog import write_cog_item
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")
 #: products columns that name where the product was read from, not what it is: they differ between forms.

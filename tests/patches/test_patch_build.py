@@ -20,7 +20,7 @@ from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import PatchId, build_products
 from sedona_jobs.safe import open_product
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 
 PIXELS = 1200  # 10 x 10 patches: small enough for CI, big enough for several strips and JP2 tiles
 S2LAKE = str(Path(sys.executable).parent / "s2lake")

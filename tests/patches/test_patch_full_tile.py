@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from s2lake.config.patches import PatchesSettings
-from s2lake.duck import connect
+from s2lake.duckdb_session import connect
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import PatchId, build_products
@@ -30,7 +30,7 @@ ROW_HASH = (
 
 @pytest.fixture(scope="module")
 def tile(request: pytest.FixtureRequest) -> Path:
-    from sedona_jobs.synth import write_l2a
+    from sedona_jobs.synth.l2a import write_l2a
 
     folder = Path(request.config.cache.mkdir("s2lake-full-tile"))
     existing = sorted(folder.glob("*.SAFE"))

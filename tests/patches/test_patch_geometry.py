@@ -9,7 +9,7 @@ import shapely
 from s2lake.ben_names import PatchId
 from s2lake.errors import ProductError
 from s2lake.sentinel2 import ALL_LAYERS, TILE_PIXELS
-from sedona_jobs.patches.grid import grid_of
+from sedona_jobs.patches.patch_grid import grid_of
 from sedona_jobs.patches.strips import patch_stats, split_patches
 
 

@@ -27,7 +27,7 @@ from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import build_products
 from sedona_jobs.safe import open_product
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 from tests.patches.conftest import band_path, zip_product
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")

@@ -11,10 +11,10 @@ import pytest
 
 from s2lake.errors import ArchiveError
 from s2lake.tables.store import TableStore
+from s2lake.testing.standin_catalogues import zip_bomb
 from s2lake.warehouse import Warehouse
 from sedona_jobs.patches import build_products
 from sedona_jobs.safe import open_product
-from tests.ingest.catalogue_server import zip_bomb
 
 NAME = "S2A_MSIL2A_20190405T100031_N0510_R122_T33UUU_20190405T121500"
 MEMBER = f"{NAME}.SAFE/MTD_MSIL2A.xml"

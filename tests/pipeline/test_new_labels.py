@@ -10,11 +10,12 @@ from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels import build_labels, build_new_labels
-from sedona_jobs.labels.demo import SHIPPED_COUNTRIES
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.labels.runs import LABEL_TABLES
-from sedona_jobs.reference import synth_clc, write_synthetic
+from sedona_jobs.reference import write_synthetic
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.reference.loader import load_reference
+from sedona_jobs.synth.reference_layers import synth_clc
 from tests.labels.conftest import ORIGIN_33, grid, patch_rows, rows_bbox_3035
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")

@@ -18,7 +18,7 @@ import pytest
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
-from s2lake.duck import connect
+from s2lake.duckdb_session import connect
 from s2lake.warehouse import Warehouse
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")

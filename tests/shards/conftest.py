@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from s2lake.config.models import ModelsSettings
-from s2lake.marts.runner import build
+from s2lake.dbt.runner import build
 from s2lake.warehouse import Warehouse
 from tests.export.conftest import labelled_warehouse, patch_rows, patched_warehouse
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sedona_jobs.synth.scene import BAND_INDEX, Scene
+from sedona_jobs.synth.l2a.scene import BAND_INDEX, Scene
 
 #: JPEG 2000 tiles of 1024 x 1024 px, as in ESA's products. A windowed read decodes only the tiles it
 #: touches: a strip of 10 patch rows (1200 px at 10 m) touches two tile rows, whose decoded blocks

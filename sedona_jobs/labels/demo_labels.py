@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-import s2lake
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.build import LabelsReport, build_labels
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.reference.loader import load_reference
-from sedona_jobs.reference.synth import synth_clc
 from sedona_jobs.reference.writer import write_synthetic
+from sedona_jobs.synth.reference_layers import synth_clc
 
-SHIPPED_COUNTRIES = Path(s2lake.__file__).parent / "data" / "countries" / "ne_admin0_europe.geojson"
 #: About one CLC-like polygon per 0.5 km2, like CORINE's 25 ha minimum mapping unit allows and rural
 #: Europe shows; capped so the demo stays quick.
 KM2_PER_POLYGON = 0.5

@@ -4,7 +4,7 @@ dbt-duckdb's ``external`` materialization writes a model to a Parquet file and t
 plugin named in the model's ``plugin`` config. DuckDB's delta extension reads Delta but cannot
 create a table, so this plugin commits the file with delta-rs as one overwrite of
 ``<warehouse>/tables/<model>``: readers see the old version or the new one, never a half-written
-table. Extensions are loaded by file path (``s2lake.duck.extension_path``) with auto-install off,
+table. Extensions are loaded by file path (``s2lake.duckdb_session.extension_path``) with auto-install off,
 so a build never reaches for the network.
 """
 
@@ -23,7 +23,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from deltalake import write_deltalake
 
-from s2lake.duck import EXTENSIONS, extension_path
+from s2lake.duckdb_session import EXTENSIONS, extension_path
 from s2lake.warehouse import Warehouse
 
 

@@ -18,7 +18,7 @@ from s2lake.errors import ConfigError
 from s2lake.product_names import ProductName
 from s2lake.sentinel2 import BANDS
 from sedona_jobs.safe import open_product
-from sedona_jobs.synth import write_l2a
+from sedona_jobs.synth.l2a import write_l2a
 from tests.patches.conftest import SMALL_PIXELS, band_path
 
 NATIVE_FILES = {f"{b.name}_{b.resolution}m" for b in BANDS} | {"SCL_20m", "SCL_60m"}
@@ -176,7 +176,7 @@ def test_bad_arguments_and_existing_product(small_l2a: Path, tmp_path: Path) -> 
 
 
 def test_crash_leaves_no_product(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sedona_jobs.synth.product as product_module
+    import sedona_jobs.synth.l2a.product as product_module
 
     def fail(*_args: object) -> bytes:
         raise OSError("disk full")
@@ -201,8 +201,8 @@ def test_cli(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("layer", "resolution"), [("B02", 10), ("B8A", 20), ("B09", 60), ("SCL", 20)])
 def test_jpeg2000_is_lossless(tmp_path: Path, layer: str, resolution: int) -> None:
     """What is decoded from the file is exactly what was rendered (REVERSIBLE=YES, QUALITY=100)."""
-    from sedona_jobs.synth.bands import BandTask, render, write_band
-    from sedona_jobs.synth.scene import Scene, make_scene
+    from sedona_jobs.synth.l2a.bands import BandTask, render, write_band
+    from sedona_jobs.synth.l2a.scene import Scene, make_scene
 
     make_scene(360, seed=5, nodata_fraction=0.2, cloud_percent=30, latitude=52).save(tmp_path)
     task = BandTask(layer, resolution, str(tmp_path / "band.jp2"), str(tmp_path), 5, 1000, 32633, 300000.0, 5900040.0)

@@ -32,6 +32,7 @@ the faults (keyed ``<product>/quicklook``):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import functools
@@ -42,6 +43,7 @@ import random
 import re
 import secrets
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -632,7 +634,6 @@ class StandInServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         if self.tls:
-            import ssl
 
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*self.tls)
@@ -679,7 +680,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _basic_ok(self) -> bool:
-        import base64
 
         expected = base64.b64encode(f"{self.owner.username}:{self.owner.password}".encode()).decode()
         return self.headers.get("Authorization") == f"Basic {expected}"

@@ -1,7 +1,7 @@
 """A realistic generated warehouse for the dbt models: products, patches, land cover, countries, overlaps.
 
-Shared by ``tests/models`` (small) and ``bench/models.py`` (a million patches), so it is vectorised
-with numpy/pyarrow. Pixel arrays stay NULL: every model reads ``band_stats`` only, which is filled with
+Shared by ``tests/models`` (small), ``tests/ben`` and ``bench/models.py`` (a million patches), so it is
+vectorised with numpy/pyarrow. Pixel arrays stay NULL: every model reads ``band_stats`` only, which is filled with
 exact integer ``valid_count``/``sum``/``sum_sq``. Deliberate defects, recorded in :class:`Defects` so
 tests can check the validation mart finds exactly them: wrong-size bands, NO_DATA pixels, patches
 whose product has no ``products`` row (orphans), patches without CLC coverage, patches covered only by
@@ -15,20 +15,18 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-import s2lake
 from s2lake.sentinel2 import ALL_LAYERS, PATCH_SIZE_M
 from s2lake.tables.schemas import LABEL_RUNS, PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.runs import new_run_id
+from sedona_jobs.reference.codelists import CODELISTS
 
-CODELISTS = Path(s2lake.__file__).parent / "data" / "codelists"
 #: The tables the dbt project reads as sources (models/macros/sources.sql), in the order they are written.
 SOURCE_TABLES = tuple(
     spec.name for spec in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS, LABEL_RUNS)

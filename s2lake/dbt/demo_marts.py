@@ -21,8 +21,8 @@ class MartsReport:
 
 def demo_step(settings: ModelsSettings, warehouse: Warehouse) -> MartsReport:
     """``s2lake models build`` on the duckdb target, then the headline figures of the marts."""
-    from s2lake.duck import connect
-    from s2lake.marts.runner import build
+    from s2lake.dbt.runner import build
+    from s2lake.duckdb_session import connect
 
     start = time.perf_counter()
     result = build(settings, warehouse, target="duckdb", quiet=True)

@@ -6,8 +6,8 @@ import pytest
 import shapely
 
 from s2lake.errors import ReferenceDataError
-from sedona_jobs.reference import synth_clc, synth_nuts
 from sedona_jobs.reference.codelists import clc_codes
+from sedona_jobs.synth.reference_layers import synth_clc, synth_nuts
 
 BBOX = (4_300_000.0, 2_900_000.0, 4_340_000.0, 2_940_000.0)
 BOX_AREA = 40_000.0 * 40_000.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -15,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from s2lake.errors import ConfigError
-from s2lake.grid import TileInfo, tile_info
 from s2lake.sentinel2 import BANDS, MISSIONS, SCL, TILE_PIXELS
-from sedona_jobs.synth.bands import BandTask, write_band
-from sedona_jobs.synth.metadata import ProductFacts, manifest_xml, product_xml, tile_xml
-from sedona_jobs.synth.naming import ProductNames
-from sedona_jobs.synth.scene import make_scene
+from s2lake.tiling_grid import TileInfo, tile_info
+from sedona_jobs.synth.l2a.bands import BandTask, write_band
+from sedona_jobs.synth.l2a.metadata import ProductFacts, manifest_xml, product_xml, tile_xml
+from sedona_jobs.synth.l2a.naming import ProductNames
+from sedona_jobs.synth.l2a.scene import make_scene
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,6 @@ def _write(
 
 
 def _describe(root: Path, rel: str) -> tuple[str, int, str]:
-    import hashlib
 
     data = (root / rel).read_bytes()
     return rel, len(data), hashlib.md5(data, usedforsecurity=False).hexdigest()

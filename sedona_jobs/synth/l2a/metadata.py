@@ -16,7 +16,7 @@ from datetime import datetime
 from lxml import etree
 
 from s2lake.sentinel2 import SCL_CLASSES
-from sedona_jobs.synth.naming import ProductNames
+from sedona_jobs.synth.l2a.naming import ProductNames
 
 PSD = "https://psd-14.sentinel2.eo.esa.int/PSD"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

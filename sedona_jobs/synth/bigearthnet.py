@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from s2lake.ben_names import BenV1Name, PatchId
-from s2lake.grid import tile_info
 from s2lake.sentinel2 import BANDS, PATCH_SIZE_M
+from s2lake.tiling_grid import tile_info
 
 #: Tiles the generated patches lie in (Austria, Ireland).
 TILES = (("33UUP", 22), ("29UPU", 80))

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from s2lake.errors import ConfigError
-from s2lake.grid import GRID_FILE, tile_info, tiles_intersecting
+from s2lake.tiling_grid import GRID_FILE, tile_info, tiles_intersecting
 from sedona_jobs.safe import parse_tile_metadata
 
 
