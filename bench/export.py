@@ -1,4 +1,5 @@
-"""``export ben`` against the bare cost of writing the same arrays as GeoTIFFs, side by side in one run.
+"""``export ben`` against the bare cost of writing the same arrays as GeoTIFFs, and training shards against the
+GeoTIFF folders as a loader's input, side by side in one run.
 
     uv run python bench/export.py [--products 2] [--workers 2] [--repeat 2]
 
@@ -18,6 +19,15 @@ floor's includes the memory-mapped arrays it reads); the headline is export / fl
 export costs nothing beyond writing the files), by wall clock and by CPU time. Phases alternate, best of
 ``--repeat`` each. The load average is printed before and after: the machine may be shared, and the
 ratios (CPU time's above all) are what stay meaningful.
+
+Shards, on the same patches (issue 11's goals: writing >= 2,000 patches/s; a loader reads shards >= 20x as
+many samples/s as the GeoTIFF folders):
+(c) *write*: ``export_shards`` as Parquet and as WebDataset (``--shard-size``, default 64MB: about 400
+patches a shard) into fresh folders, end to end and from the first shard on (without the fixed selection
+and metadata reads), by wall clock and by CPU time (all threads).
+(d) *read*: every sample, bands at native resolution, in one process: ``s2lake.datasets.Shards`` over each
+shard folder, and the folder tree ``export ben`` wrote (b) read as BigEarthNet users do, one GeoTIFF per
+band (``rasterio.open(...).read(1)``, and ``tifffile.imread``, the faster of the two is the baseline).
 """
 
 from __future__ import annotations
@@ -142,6 +152,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each phase, best of N")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "s2lake-bench-export")
+    parser.add_argument("--shard-size", type=int, default=64 * 2**20, help="bytes of pixels per shard")
     args = parser.parse_args()
     import logging
 
@@ -155,7 +166,7 @@ def main() -> None:
     print(f"{patches} patches, {patches * BAND_FILES} band files, {args.workers} workers")
 
     best: dict[str, tuple[float, int]] = {}
-    for _ in range(args.repeat):
+    for repeat in range(args.repeat):
         for phase in ("floor", "export"):
             out = args.workdir / f"out-{phase}"
             shutil.rmtree(out, ignore_errors=True)
@@ -166,7 +177,8 @@ def main() -> None:
                 else:
                     seconds, _ = run_export(warehouse, out, args.workers)
             cpu = cpu_seconds() - cpu  # the pools are shut down: their processes' CPU time is counted
-            shutil.rmtree(out, ignore_errors=True)
+            if phase == "floor" or repeat < args.repeat - 1:  # the last export's folders are the loader's input
+                shutil.rmtree(out, ignore_errors=True)
             if phase not in best or seconds < best[phase][0]:
                 best[phase] = (seconds, cpu if phase not in best else min(cpu, best[phase][1]), rss.peak - base)
             elif cpu < best[phase][1]:
@@ -185,7 +197,106 @@ def main() -> None:
     print(f"export / floor throughput: {cpu_ratio:.2f} (CPU time, steadier on a shared machine)")
     hours = 549_488 / (patches / best["export"][0]) / 3600
     print(f"BigEarthNet v2 (549,488 patches) at this rate: {hours:.1f} h")
+    shards(warehouse, args.workdir, args.workdir / "out-export", patches, args.shard_size, args.repeat)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def write_shards(warehouse_root: Path, out: Path, fmt: str, shard_bytes: int) -> tuple[float, float, float, float]:
+    """(seconds, CPU seconds) end to end, then the same from the first shard on."""
+    from s2lake.shards import export_shards
+    from s2lake.warehouse import Warehouse
+
+    marks: list[tuple[float, float]] = []
+
+    def first(done: int, total: int) -> None:
+        if not marks:  # called once the selection, metadata and journal are ready, before any shard
+            marks.append((time.perf_counter(), cpu_seconds()))
+
+    start, cpu = time.perf_counter(), cpu_seconds()
+    export_shards(Warehouse.at(warehouse_root), out, fmt=fmt, shard_bytes=shard_bytes, on_progress=first)
+    end, cpu_end = time.perf_counter(), cpu_seconds()
+    return end - start, cpu_end - cpu, end - marks[0][0], cpu_end - marks[0][1]
+
+
+def read_shards(root: Path) -> int:
+    from s2lake.datasets import Shards
+
+    return sum(1 for sample in Shards(root) if sample["bands"]["B02"] is not None)
+
+
+def read_geotiff_folders(root: Path, library: str) -> int:
+    """Every patch folder of ``export ben``: one file per band, as a BigEarthNet loader opens them."""
+    import rasterio
+    import tifffile
+
+    from sedona_jobs.export.ben_layout import BAND_NAMES, PATCHES_DIR
+
+    samples = 0
+    with rasterio.Env():
+        for folder in sorted((root / PATCHES_DIR).glob("*/*")):
+            if library == "rasterio":
+                bands = {}
+                for band in BAND_NAMES:
+                    with rasterio.open(folder / f"{folder.name}_{band}.tif") as src:
+                        bands[band] = src.read(1)
+            else:
+                bands = {band: tifffile.imread(folder / f"{folder.name}_{band}.tif") for band in BAND_NAMES}
+            samples += bands["B02"] is not None
+    return samples
+
+
+def shards(warehouse: Path, workdir: Path, ben: Path, patches: int, shard_bytes: int, repeat: int) -> None:
+    """Phases (c) and (d) of the module doc; prints the rates, the ratios and whether the goals are met."""
+    write: dict[str, tuple[float, float, float, float]] = {}
+    for _ in range(repeat):
+        for fmt in ("parquet", "webdataset"):
+            out = workdir / f"shards-{fmt}"
+            shutil.rmtree(out, ignore_errors=True)
+            figures = write_shards(warehouse, out, fmt, shard_bytes)
+            write[fmt] = tuple(map(min, zip(write.get(fmt, figures), figures, strict=True)))  # best of each
+    print(f"\nshards ({shard_bytes // 2**20} MB of pixels each): write, best of {repeat}")
+    print(f"{'format':11s} {'end to end/s':>13s} {'(CPU-based)':>12s} {'shards only/s':>14s} {'(CPU-based)':>12s}")
+    for fmt, (seconds, cpu, shard_seconds, shard_cpu) in write.items():
+        print(
+            f"{fmt:11s} {patches / seconds:13.0f} {patches / cpu:12.0f} {patches / shard_seconds:14.0f}"
+            f" {patches / shard_cpu:12.0f}"
+        )
+    readers = {
+        "parquet shards": lambda: read_shards(workdir / "shards-parquet"),
+        "webdataset shards": lambda: read_shards(workdir / "shards-webdataset"),
+        "GeoTIFF folders (rasterio)": lambda: read_geotiff_folders(ben, "rasterio"),
+        "GeoTIFF folders (tifffile)": lambda: read_geotiff_folders(ben, "tifffile"),
+    }
+    read: dict[str, tuple[float, float]] = {}
+    for _ in range(repeat):
+        for name, reader in readers.items():
+            start, cpu = time.perf_counter(), cpu_seconds()
+            samples = reader()
+            seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+            assert samples == patches, (name, samples, patches)
+            read[name] = tuple(map(min, zip(read.get(name, (seconds, cpu)), (seconds, cpu), strict=True)))
+    print(f"\nloader, one process, every sample (bands at native resolution), best of {repeat}")
+    print(f"{'input':27s} {'samples/s':>10s} {'(CPU-based)':>12s}")
+    for name, (seconds, cpu) in read.items():
+        print(f"{name:27s} {patches / seconds:10.0f} {patches / cpu:12.0f}")
+    tiff = {
+        basis: min(read[name][basis] for name in read if name.startswith("GeoTIFF")) for basis in (0, 1)
+    }  # the faster GeoTIFF reader is the baseline
+    write_rate = min(patches / write[fmt][2] for fmt in write)
+    write_cpu_rate = min(patches / write[fmt][3] for fmt in write)
+    print("goals (judged by wall clock; CPU-based figures beside them, steadier on a shared machine):")
+    for fmt in ("parquet", "webdataset"):
+        wall, cpu = (tiff[basis] / read[f"{fmt} shards"][basis] for basis in (0, 1))
+        met = "met" if wall >= 20 else "NOT met"
+        print(f"  {fmt} shards read / GeoTIFF folders: {wall:.1f}x (CPU-based {cpu:.1f}x), goal 20x: {met}")
+    met = "met" if write_rate >= 2000 else "NOT met"
+    print(
+        f"  shard writing, slower format: {write_rate:.0f} patches/s (CPU-based {write_cpu_rate:.0f}),"
+        f" goal 2,000: {met}"
+    )
+    for fmt in ("parquet", "webdataset"):
+        shutil.rmtree(workdir / f"shards-{fmt}", ignore_errors=True)
+    shutil.rmtree(ben, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from s2lake.sentinel2 import ALL_LAYERS, BANDS, SCL
@@ -31,20 +32,33 @@ def _with_layers(meta: Sample, layers: dict[str, np.ndarray | None]) -> Sample:
     return meta
 
 
+def _rows(column: pa.FixedSizeListArray) -> np.ndarray:
+    """A fixed-size list column as one (rows, list size) array, a view of the Arrow buffer (no copy)."""
+    size = column.type.list_size
+    # .values, not .flatten(): flatten drops the slots of null bands and would shift every later patch
+    values = column.values.slice(column.offset * size, len(column) * size)
+    return values.to_numpy(zero_copy_only=False).reshape(-1, size)
+
+
 def read_parquet(path: Path) -> Iterator[Sample]:
-    """Row group by row group: each band column becomes one (rows, side, side) array without a copy per row."""
+    """Row group by row group, column-wise: each band column becomes one (rows, side, side) numpy view of
+    the Arrow buffer, each metadata column one Python list; a sample only picks its row out of them (per-row
+    Arrow scalars cost more than decoding the row group)."""
     for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_PATCHES):
-        grids = {}
+        grids = []
         for band in ALL_LAYERS:
             column = batch.column(band.column)
-            side = band.patch_pixels
-            # .values, not .flatten(): flatten drops the slots of null bands and would shift every later patch
-            values = column.values.slice(column.offset * side * side, len(column) * side * side)
-            grids[band.column] = (values.to_numpy(zero_copy_only=False).reshape(-1, side, side), column)
-        meta = batch.drop_columns(list(PIXEL_COLUMNS)).to_pylist()
-        for i, row in enumerate(meta):
-            layers = {name: grid[i] if column[i].is_valid else None for name, (grid, column) in grids.items()}
-            yield _with_layers(row, layers)
+            valid = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
+            grids.append((band.column, _rows(column).reshape(-1, band.patch_pixels, band.patch_pixels), valid))
+        vectors = _rows(batch.column("label_vector"))
+        names = [name for name in batch.schema.names if name not in PIXEL_COLUMNS and name != "label_vector"]
+        columns = [batch.column(name).to_pylist() for name in names]
+        for i in range(batch.num_rows):
+            sample: Sample = {name: values[i] for name, values in zip(names, columns, strict=True)}
+            sample["label_vector"] = vectors[i]
+            yield _with_layers(
+                sample, {name: grid[i] if valid is None or valid[i] else None for name, grid, valid in grids}
+            )
 
 
 def read_webdataset(path: Path) -> Iterator[Sample]:

@@ -12,7 +12,8 @@ then its SHA-256, row and label counts go to ``.journal/<name>.json``. ``index.j
 shard whose file matches its journal checksum and writes the rest; a different request on an unfinished
 OUT is refused instead of mixing two exports. One run per OUT at a time (a lock in the journal).
 
-Memory: one shard's rows at a time (about ``--shard-size``, pixels as uint16 plus their int32 source).
+Memory: two shards' rows at a time (the one being written and the next, read ahead; each about
+``--shard-size``, pixels as uint16) plus the int32 source of the one being read.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +52,7 @@ from s2lake.shards.layout import (
     shard_name,
 )
 from s2lake.shards.metadata import band_stats, patch_metadata, season, seasons
-from s2lake.shards.thumbnail import thumbnail
+from s2lake.shards.thumbnail import thumbnails
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore, sql_literal
 from s2lake.warehouse import Warehouse
@@ -106,27 +108,34 @@ def export_shards(
     journal.mkdir(parents=True, exist_ok=True)
     total = len(request.ids)
     progress = on_progress or (lambda done, total: None)
-    written = skipped = done = 0
     with hold(journal / "lock", str(out), "export shards"):
         if _finished(out, request, plan):
             return ShardsReport(out, total, len(plan), 0, len(plan), time.perf_counter() - started)
         for stale in [*out.glob(".*.partial-*"), *journal.glob(".*.partial-*")]:  # of a run that was killed
             stale.unlink()
         _write_json(journal / "request.json", {"source": request.source})
-        entries = []
-        for number, ids in enumerate(plan):
-            entry = _verified_entry(out, number, request.fmt)
-            if entry is None:
+        entries = [_verified_entry(out, number, request.fmt) for number in range(len(plan))]
+        missing = [number for number, entry in enumerate(entries) if entry is None]
+        done = total - sum(len(plan[number]) for number in missing)
+        progress(done, total)
+        # The next shard's rows are read and prepared (delta-rs, numpy and zlib, which release the GIL) while
+        # this one is encoded and written: the two stages take about as long, and the machine has 2+ cores.
+        with ThreadPoolExecutor(1, thread_name_prefix="shard-rows") as reader:
+            pending = [reader.submit(_shard_rows, store, plan[number], request) for number in missing[:1]]
+            for k, number in enumerate(missing):
+                if k + 1 < len(missing):
+                    pending.append(reader.submit(_shard_rows, store, plan[missing[k + 1]], request))
+                rows = pending.pop(0).result()
                 base = done
-                entry = _write_shard(store, out, number, ids, request, lambda n, base=base: progress(base + n, total))
-                written += 1
-            else:
-                skipped += 1
-            entries.append(entry)
-            done += len(ids)
-            progress(done, total)
+                entries[number] = _write_shard(
+                    out, number, plan[number], request, rows, lambda n, base=base: progress(base + n, total)
+                )
+                del rows
+                done += len(plan[number])
+                progress(done, total)
         _finish(store, out, request, entries)
-    return ShardsReport(out, total, len(plan), written, skipped, time.perf_counter() - started)
+    written = len(missing)
+    return ShardsReport(out, total, len(plan), written, len(plan) - written, time.perf_counter() - started)
 
 
 def _request(store: TableStore, where: str | None, split: str | None, fmt: str, shard_bytes: int) -> _Request:
@@ -248,10 +257,9 @@ def _write_json(path: Path, value: object) -> None:
 
 
 def _write_shard(
-    store: TableStore, out: Path, number: int, ids: list[str], request: _Request, written: Callable[[int], None]
+    out: Path, number: int, ids: list[str], request: _Request, rows: pa.Table, written: Callable[[int], None]
 ) -> dict:
     name = shard_name(number, request.fmt)
-    rows = _shard_rows(store, ids, request)
     temp = out / f".{name}.partial-{os.getpid()}"
     try:
         WRITERS[request.fmt](rows, temp, written)
@@ -294,22 +302,25 @@ def _shard_rows(store: TableStore, ids: list[str], request: _Request) -> pa.Tabl
     labels = ben19_labels()
     place = source.select(_PLACE).take(order)
     columns: dict[str, pa.Array] = {c: place.column(c) for c in _PLACE}
-    grids = {}
-    for band in ALL_LAYERS:
-        pixels, valid = _layer(source.column(band.column), band.name, band.patch_pixels, source_ids)
-        grids[band.name] = (pixels[order], valid[order])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))  # source row -> shard row
+    grids = {
+        band.name: _layer(source.column(band.column), band.name, band.patch_pixels, source_ids, rank)
+        for band in ALL_LAYERS
+    }
     month_season = seasons()
     meta = [request.meta[i] for i in ids]
-    for unknown in {label for row in meta for label in row["labels"]} - set(labels):
+    position = {name: i for i, name in enumerate(labels)}
+    for unknown in {label for row in meta for label in row["labels"]} - position.keys():
         raise ExportError(
             f"label {unknown!r} is not one of the 19 BigEarthNet classes",
             where="patch_labels / ben_metadata",
             fix="rebuild the labels (`s2lake labels build`, `s2lake models build`) or leave the patch out with --where",
         )
+    hot_rows = [r for r, row in enumerate(meta) for _ in row["labels"]]
+    hot_columns = [position[label] for row in meta for label in row["labels"]]
     vectors = np.zeros((len(ids), len(labels)), np.uint8)
-    for r, row in enumerate(meta):
-        for label in row["labels"]:
-            vectors[r, labels.index(label)] = 1
+    vectors[hot_rows, hot_columns] = 1
     schema = parquet_schema(labels)
     data = {
         **columns,
@@ -317,7 +328,7 @@ def _shard_rows(store: TableStore, ids: list[str], request: _Request) -> pa.Tabl
         "country": [row["country"] for row in meta],
         "season": [season(t, month_season) for t in place.column("sensing_time").to_pylist()],
         "labels": [row["labels"] for row in meta],
-        "label_vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), len(labels)),
+        "label_vector": pa.FixedSizeListArray.from_arrays(vectors.ravel(), len(labels)),
         "contains_cloud_or_shadow": [row["contains_cloud_or_shadow"] for row in meta],
         "contains_seasonal_snow": [row["contains_seasonal_snow"] for row in meta],
         "crs": [f"EPSG:{e}" for e in place.column("epsg").to_pylist()],
@@ -325,19 +336,20 @@ def _shard_rows(store: TableStore, ids: list[str], request: _Request) -> pa.Tabl
     for band in ALL_LAYERS:
         pixels, valid = grids[band.name]
         mask = pa.array(~valid) if not valid.all() else None
-        data[band.column] = pa.FixedSizeListArray.from_arrays(pa.array(pixels.ravel()), band.patch_pixels**2, mask=mask)
-    rgb = [grids[name] for name in ("B04", "B03", "B02")]
+        data[band.column] = pa.FixedSizeListArray.from_arrays(pixels.ravel(), band.patch_pixels**2, mask=mask)
     side = BANDS_BY_NAME["B04"].patch_pixels
-    data["thumbnail"] = pa.array(
-        [thumbnail(*(g[r].reshape(side, side) if v[r] else None for g, v in rgb)) for r in range(len(ids))],
-        pa.binary(),
-    )
+    (red, red_ok), (green, green_ok), (blue, blue_ok) = (grids[name] for name in ("B04", "B03", "B02"))
+    stacks = (band.reshape(-1, side, side) for band in (red, green, blue))
+    data["thumbnail"] = pa.array(thumbnails(*stacks, red_ok & green_ok & blue_ok), pa.binary())
     return pa.table({f.name: data[f.name] for f in schema}, schema=schema)
 
 
-def _layer(column: pa.ChunkedArray, band: str, side: int, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(pixels (n, side*side) in the shard type, valid (n,) bool); a NULL band stays null, anything a
-    uint16 (uint8 for SCL) fixed-size array cannot hold is refused."""
+def _layer(
+    column: pa.ChunkedArray, band: str, side: int, ids: list[str], rank: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels (n, side*side) in the shard type and shard order, valid (n,) bool); a NULL band stays null
+    (zeros under a null slot), anything a uint16 (uint8 for SCL) fixed-size array cannot hold is refused.
+    ``rank`` maps each source row to its shard row, so reordering and narrowing are one pass."""
     array = column.combine_chunks()
     valid = array.is_valid().to_numpy(zero_copy_only=False)
     lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
@@ -352,8 +364,9 @@ def _layer(column: pa.ChunkedArray, band: str, side: int, ids: list[str]) -> tup
             where="patches",
             fix="leave the patch out with --where or rebuild it from its product",
         )
-    values = pc.list_flatten(array).to_numpy(zero_copy_only=False)
-    if values.size and (values.min() < 0 or values.max() > top):
+    values = pc.list_flatten(array)
+    extremes = pc.min_max(values).as_py()
+    if len(values) and (extremes["min"] < 0 or extremes["max"] > top):
         bad = next(
             i
             for i in range(len(ids))
@@ -364,8 +377,10 @@ def _layer(column: pa.ChunkedArray, band: str, side: int, ids: list[str]) -> tup
             where="patches",
             fix="leave the patch out with --where or rebuild it from its product",
         )
-    out[valid] = values.reshape(-1, side * side)
-    return out, valid
+    out[rank[valid]] = values.to_numpy(zero_copy_only=False).reshape(-1, side * side)
+    in_order = np.empty_like(valid)
+    in_order[rank] = valid
+    return out, in_order
 
 
 def _finish(store: TableStore, out: Path, request: _Request, entries: list[dict]) -> None:
