@@ -121,6 +121,8 @@ def import_dataset(
             store.upsert(BEN_METADATA, table)
             report.metadata_rows = table.num_rows
     report.seconds = time.monotonic() - started
+    rate = report.patches / report.seconds if report.seconds else 0.0
+    log.info("ben import: %d patches in %.1f s (%.1f patches/s)", report.patches, report.seconds, rate)
     return report
 
 
