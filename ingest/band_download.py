@@ -14,6 +14,9 @@ holds one connection of its mirror, like a whole product, and its files come one
    no product is left to start, a free connection on any mirror offering the product takes the next file
    of a product still under way, so the last products do not run on one connection each while the
    others stand idle. Every file is checked against the same ``manifest.safe`` whichever mirror sent it.
+4. When no file is left to take, an idle connection takes over the end of the transfer that would finish
+   last (:mod:`ingest.endgame`): the file comes in pieces, joined and checked once by the connection
+   that took it.
 
 Files are written below ``<state>/bands/<product>/<product>.SAFE/`` as ``<file>.part`` and take their
 name only once they match the manifest, so an interrupted or failed attempt leaves verified files and
@@ -26,17 +29,19 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from ingest.catalogues import Catalogue
+from ingest.endgame import Piece, Speeds, Transfer
 from ingest.products import Offer
 from ingest.transfer import Gone, TransferLimits, fetch
 from ingest.verify import CorruptArchive, file_digest
 from s2lake.contained_paths import inside
-from s2lake.errors import ProductError, UnsafePathError
+from s2lake.errors import DownloadError, ProductError, UnsafePathError
 from sedona_jobs.manifest import MANIFEST, Listed, parse_manifest
 from sedona_jobs.safe import files_read, parse_product_metadata
 
@@ -79,6 +84,7 @@ class SharedFiles:
         self.owner_only: set[str] = set()
         self.running = 0
         self.closed = False
+        self.transfers: dict[str, Transfer] = {}  # files on their way, whose ends idle connections may take
 
     def take(self, helper: Callable[[str], bool] | None = None) -> str | None:
         """The next file (under ``cond``); a helper passes which files it can fetch."""
@@ -87,6 +93,21 @@ class SharedFiles:
                 self.pending.remove(rel)
                 self.running += 1
                 return rel
+        return None
+
+    def slowest(self) -> float:
+        """Seconds until this product's last running transfer ends (under ``cond``)."""
+        now = time.monotonic()
+        return max((t.slowest(now) for t in self.transfers.values()), default=0.0)
+
+    def steal(self, helper: Callable[[str], bool], mirror: str, rate: float | None) -> tuple[Transfer, Piece] | None:
+        """The end of the transfer that would finish last, for an idle connection of ``mirror`` (under ``cond``)."""
+        if self.closed:
+            return None
+        now = time.monotonic()
+        for transfer in sorted(self.transfers.values(), key=lambda t: -t.slowest(now)):
+            if helper(transfer.rel) and (piece := transfer.split(mirror, rate, now)) is not None:
+                return transfer, piece
         return None
 
     def finish(self, rel: str, ok: bool) -> None:
@@ -113,6 +134,7 @@ class FileFetcher:
     #: Where the scheduler offers this product's files to idle connections (None: this connection only).
     share: Callable[[SharedFiles | None], None] | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
+    speeds: Speeds = field(default_factory=Speeds)  # the scheduler's, shared by every connection
 
     @property
     def safe_name(self) -> str:
@@ -155,7 +177,7 @@ class FileFetcher:
                         self.cond.wait()
                         continue
                 try:
-                    self._file(folder, rel, listed)
+                    self._file(folder, rel, listed, work)
                 except BaseException:
                     with self.cond:
                         work.closed = True
@@ -172,12 +194,75 @@ class FileFetcher:
     def fetch_for(self, work: SharedFiles, rel: str) -> None:
         """Fetch one file of another connection's product into its folder (a helper's task)."""
         try:
-            self._file(work.folder, rel, work.listed)
+            self._file(work.folder, rel, work.listed, work)
         except Exception as exc:  # the owner fetches it again and meets the error itself
             work.finish(rel, ok=False)
             log.info("helper fetch of %s from %s failed: %s", rel, self.catalogue.name, exc)
             return
         work.finish(rel, ok=True)
+
+    def fetch_piece(self, transfer: Transfer, piece: Piece) -> None:
+        """Fetch the end of another connection's file transfer (a helper's endgame task); if it fails the
+        connection that took the file fetches the piece itself and meets the error."""
+        ok = False
+        try:
+            piece.path.unlink(missing_ok=True)  # a killed run's piece may end elsewhere: never resumed
+            url = self.catalogue.file_url(self.offer, self.safe_name, transfer.rel)
+            if url:
+                self._fetch(url, piece.path, transfer.size, piece)
+                ok = True
+        except Exception as exc:
+            log.info("helper fetch of %s from byte %d failed: %s", transfer.rel, piece.start, exc)
+        finally:
+            with self.cond:
+                piece.state = "done" if ok else "failed"
+                self.cond.notify_all()
+
+    def _in_pieces(self, work: SharedFiles, transfer: Transfer, url: str) -> None:
+        """Fetch ``transfer``'s file while idle connections may take pieces off its end; wait for them, fetch
+        again here any piece whose helper failed, and join them into the first piece's ``.part`` file."""
+        with work.cond:
+            work.transfers[transfer.rel] = transfer
+            work.cond.notify_all()  # an idle connection may take the end of this one
+        try:
+            self._fetch(url, transfer.pieces[0].path, transfer.size, transfer.pieces[0])
+            with work.cond:
+                transfer.closed = True
+                while transfer.running():
+                    work.cond.wait()
+            for piece in sorted(transfer.pieces[1:], key=lambda p: p.start):
+                if piece.state != "done" or _size(piece.path) != piece.stop - piece.start:
+                    self._fetch(url, piece.path, transfer.size, piece)
+                if _size(piece.path) != piece.stop - piece.start:
+                    raise DownloadError(f"{transfer.rel}: bytes {piece.start}-{piece.stop - 1} did not all arrive")
+            transfer.join()
+        except BaseException:
+            with work.cond:
+                transfer.closed = True
+                while transfer.running():
+                    work.cond.wait()
+            transfer.discard()
+            raise
+        finally:
+            with work.cond:
+                work.transfers.pop(transfer.rel, None)
+
+    def _fetch(self, url: str, path: Path, size: int | None, piece: Piece | None = None) -> None:
+        """One HTTP transfer into ``path``: the whole file, or ``piece`` of it; measures this mirror's speed."""
+        before, started = _size(path), time.monotonic()
+        after = fetch(
+            self.catalogue.session,
+            url,
+            path,
+            timeout=self.timeout,
+            chunk_bytes=self.chunk_bytes,
+            limits=self.limits,
+            expected_size=size,
+            on_bytes=self.on_bytes,
+            offset=piece.start if piece else 0,
+            bound=piece,
+        )
+        self.speeds.record(self.catalogue.name, after - before, time.monotonic() - started)
 
     def _where(self, rel: str) -> str:
         return f"{self.catalogue.name}: {self.safe_name}/{rel}"
@@ -190,8 +275,9 @@ class FileFetcher:
             path.unlink(missing_ok=True)
             raise CorruptArchive(exc.what, where=exc.where) from None
 
-    def _file(self, folder: Path, rel: str, listed: dict[str, Listed] | None) -> Path:
-        """``rel`` below ``folder``, fetched (or resumed) and checked against the manifest entry."""
+    def _file(self, folder: Path, rel: str, listed: dict[str, Listed] | None, work: SharedFiles | None = None) -> Path:
+        """``rel`` below ``folder``, fetched (or resumed) and checked against the manifest entry; with ``work``,
+        idle connections may take over the end of the transfer (:meth:`_in_pieces`)."""
         parts = rel.split("/")
         if not all(NAME_PART.fullmatch(p) and p not in (".", "..") for p in parts):
             raise UnsafePathError(
@@ -214,16 +300,11 @@ class FileFetcher:
         url = self.catalogue.file_url(self.offer, self.safe_name, rel)
         if not url:
             raise Gone(f"no per-file access to {rel}")
-        fetch(
-            self.catalogue.session,
-            url,
-            part,
-            timeout=self.timeout,
-            chunk_bytes=self.chunk_bytes,
-            limits=self.limits,
-            expected_size=expected.size if expected else None,
-            on_bytes=self.on_bytes,
-        )
+        if work is not None and expected is not None and expected.size:
+            head = Piece(0, expected.size, part, self.catalogue.name)
+            self._in_pieces(work, Transfer(rel, expected.size, [head]), url)
+        else:
+            self._fetch(url, part, expected.size if expected else None)
         if expected is not None:
             digest = file_digest(part, expected.algorithm)
             size = part.stat().st_size
@@ -236,6 +317,10 @@ class FileFetcher:
                 )
         part.replace(final)
         return final
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 def _drop_others(folder: Path, keep: set[Path]) -> None:

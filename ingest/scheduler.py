@@ -22,6 +22,9 @@ Choices, and why:
   takes the next file of a product under way that the mirror offers (:class:`ingest.band_download.SharedFiles`),
   so the last products are not left to one connection each while the others stand idle. Such a helper
   holds a connection slot like any transfer: the per-mirror and global limits stay exact.
+* When no file is left to take either, the idle connection takes over the end of the file transfer that
+  would finish last (:mod:`ingest.endgame`, with ``Range``), split by measured speeds so both end together;
+  the fastest mirror with a free connection goes first. The file is still checked once, whole.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 
 from ingest.band_download import FetchedFiles, FileFetcher, NoFileAccess, SharedFiles
 from ingest.catalogues import Catalogue, open_catalogue
+from ingest.endgame import Piece, Speeds, Transfer
 from ingest.extract import UnsafeArchive, extract_archive
 from ingest.landing import known_products, land_tree, upsert_products, warm_product_rows
 from ingest.products import Offer, Product
@@ -107,6 +111,7 @@ class Help:
     work: SharedFiles
     rel: str
     fetcher: FileFetcher
+    piece: tuple[Transfer, Piece] | None = None  # the end of a transfer under way, instead of a whole file
 
 
 @dataclass
@@ -155,6 +160,7 @@ class Scheduler:
         self._last_transfer = 0.0
         self._pool: ProcessPoolExecutor | None = None  # extraction processes, started with the first archive
         self._shared: dict[str, tuple[Job, SharedFiles]] = {}  # products whose files idle connections may take
+        self._speeds = Speeds()  # bytes/s of one connection per mirror, for endgame splits
 
     # -- public -----------------------------------------------------------------------------------
     def run(self, products: list[Product]) -> GetReport:
@@ -269,29 +275,50 @@ class Scheduler:
                 self._cond.wait(self._next_wakeup(now))
 
     def _help(self, now: float) -> tuple[Help, MirrorState] | None:
-        """A file of a product under way for a free connection no queued product can use (under ``_cond``)."""
+        """A file of a product under way for a free connection no queued product can use, else the end of
+        the transfer that would finish last (under ``_cond``)."""
         for job, work in self._shared.values():
             for mirror in sorted(self._candidates(job), key=lambda m: -m.score):
-                offer = job.product.offers[mirror.settings.name]
-                if not mirror.usable(now) or not self._by_files(job, mirror, offer):
+                if (serves := self._serves(job, mirror, now)) is None:
                     continue
-                catalogue, name = mirror.catalogue, job.product.name
-                rel = work.take(helper=lambda rel, c=catalogue, o=offer, n=name: bool(c.file_url(o, n, rel)))
-                if rel is None:
+                if (rel := work.take(helper=serves)) is not None:
+                    return self._helper(job, work, rel, mirror), mirror
+        for job, work in sorted(self._shared.values(), key=lambda shared: -shared[1].slowest()):
+            # The fastest connection first: it takes the largest share of the rest.
+            for mirror in sorted(self._candidates(job), key=lambda m: -(self._speeds.get(m.settings.name) or 0)):
+                if (serves := self._serves(job, mirror, now)) is None:
                     continue
-                mirror.active += 1
-                self._downloads += 1
-                fetcher = FileFetcher(
-                    catalogue,
-                    offer,
-                    job.product.product_id,
-                    inside(self.bands, job.product.product_id),
-                    self.cfg.timeout_seconds,
-                    self.cfg.chunk_bytes,
-                    self._limits,
-                )
-                return Help(job, work, rel, fetcher), mirror
+                if (piece := work.steal(serves, mirror.settings.name, self._speeds.get(mirror.settings.name))) is None:
+                    continue
+                help = self._helper(job, work, piece[0].rel, mirror)
+                help.piece = piece
+                return help, mirror
         return None
+
+    def _serves(self, job: Job, mirror: MirrorState, now: float) -> Callable[[str], bool] | None:
+        """Which files of ``job`` a free connection of ``mirror`` can fetch, or None when it can take none."""
+        offer = job.product.offers[mirror.settings.name]
+        if not mirror.usable(now) or not self._by_files(job, mirror, offer):
+            return None
+        catalogue, name = mirror.catalogue, job.product.name
+        return lambda rel: bool(catalogue.file_url(offer, name, rel))
+
+    def _helper(self, job: Job, work: SharedFiles, rel: str, mirror: MirrorState) -> Help:
+        """A helper's task on a connection of ``mirror``, whose slot it takes now (under ``_cond``)."""
+        mirror.active += 1
+        self._downloads += 1
+        fetcher = FileFetcher(
+            mirror.catalogue,
+            job.product.offers[mirror.settings.name],
+            job.product.product_id,
+            inside(self.bands, job.product.product_id),
+            self.cfg.timeout_seconds,
+            self.cfg.chunk_bytes,
+            self._limits,
+            cond=self._cond,
+            speeds=self._speeds,
+        )
+        return Help(job, work, rel, fetcher)
 
     def _share(self, job: Job) -> Callable[[SharedFiles | None], None]:
         """Show (or, with None, withdraw) a product's remaining files to idle connections."""
@@ -336,7 +363,10 @@ class Scheduler:
             lease = Lease(mirror)
             if isinstance(job, Help):
                 try:
-                    job.fetcher.fetch_for(job.work, job.rel)
+                    if job.piece is not None:
+                        job.fetcher.fetch_piece(*job.piece)
+                    else:
+                        job.fetcher.fetch_for(job.work, job.rel)
                 finally:
                     self._release(lease)
                 continue
@@ -395,6 +425,7 @@ class Scheduler:
                     self._bytes_callback(task),
                     share=self._share(job),
                     cond=self._cond,
+                    speeds=self._speeds,
                 ).run()
                 self._release(lease)
                 with self._cond:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Protocol
 
 import requests
 import urllib3
@@ -123,6 +124,15 @@ class Pace:
             )
 
 
+class Bound(Protocol):
+    """Where a transfer of part of a file has to stop; the end may move closer while it runs (another
+    connection took over the rest, :mod:`ingest.endgame`)."""
+
+    def clip(self, position: int, size: int) -> tuple[int, bool]:
+        """Of ``size`` bytes arriving at file offset ``position``: how many to keep, and whether more are wanted."""
+        ...
+
+
 def retry_after_seconds(value: str | None, default: float = 30.0) -> float:
     """Retry-After as seconds (it may be a number of seconds or an HTTP date)."""
     if not value:
@@ -182,19 +192,27 @@ def fetch(
     limits: TransferLimits | None = None,
     expected_size: int | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    offset: int = 0,
+    bound: Bound | None = None,
 ) -> int:
-    """Download ``url`` into ``part`` (resuming what is there); return the final size in bytes."""
+    """Download ``url`` into ``part`` (resuming what is there); return the size of ``part`` in bytes.
+
+    With ``offset``, ``part`` holds the file from that byte on (a piece another connection took over,
+    asked for with ``Range``); with ``bound``, the transfer stops where the bound says, closing the
+    connection, instead of at the end of the file.
+    """
     limits = limits or TransferLimits()
     existing = part.stat().st_size if part.exists() else 0
-    if expected_size and existing > expected_size:
+    if expected_size and offset + existing > expected_size:
         part.unlink()
         existing = 0
-    if expected_size and existing == expected_size:
+    if expected_size and offset + existing == expected_size:
         return existing
     pace = Pace(limits)
     try:
         for attempt in range(2):
-            headers = {"Range": f"bytes={existing}-"} if existing else {}
+            start = offset + existing
+            headers = {"Range": f"bytes={start}-"} if start else {}
             response = session.get(url, headers=headers, stream=True, timeout=timeout)
             if response.status_code == 401 and attempt == 0:
                 response.close()
@@ -204,24 +222,32 @@ def fetch(
         with response:
             _classify(response, part, resuming=bool(existing))
             if response.status_code == 200:
+                if offset:
+                    raise DownloadError(f"the server ignored the Range request for bytes {offset}- (HTTP 200)")
                 existing = 0  # a whole body (also when the server ignored Range): start over
             if on_bytes and existing:
                 on_bytes(existing)
             announced = response.headers.get("Content-Length")
-            cap = (expected_size or limits.max_bytes) - existing
+            cap = (expected_size or limits.max_bytes) - offset - existing
             if announced is not None and int(announced) > cap:
                 raise Oversize(f"server announces {int(announced)} bytes, {cap} expected")
             if announced is not None:
                 cap = int(announced)
             pace.expect(cap)
             written = 0
+            more = True
             with part.open("ab" if existing else "wb") as out:
                 for block in body_blocks(response, cap, pace, chunk_bytes):
+                    if bound is not None:
+                        keep, more = bound.clip(offset + existing + written, len(block))
+                        block = block[:keep]
                     out.write(block)
                     written += len(block)
                     if on_bytes:
                         on_bytes(len(block))
-        if announced is not None and written != int(announced):
+                    if not more:
+                        break  # the rest is another connection's: closing the response drops this one
+        if more and announced is not None and written != int(announced):
             raise DownloadError(f"connection closed after {written} of {announced} bytes")
         return existing + written
     except Oversize:

@@ -220,16 +220,7 @@ def test_idle_connections_take_files_of_a_product_under_way(servers, creds, tmp_
     """Two products, two mirrors with one connection each, one mirror much faster: when its product is done
     its connection has no product to start, so it fetches files of the other one (checked against the same
     manifest) instead of standing idle."""
-    small = product_from_safe(write_l2a(tmp_path / "small", pixels=120, workers=1, seed=3, date="2021-06-05"))
-    fake = product_from_safe(full_safe)
-    cdse = StandInServer("cdse", [fake, small], bandwidth=600_000, max_connections=1).start()
-    stac = StandInServer("stac", [fake, small], bandwidth=4_000_000, max_connections=1).start()
-    servers += [cdse, stac]
-    mirrors = [mirror_for(cdse, "cdse", max_connections=1), mirror_for(stac, "stac", max_connections=1)]
-    found = search_all(mirrors, SearchQuery(small.sensing.replace(year=2015), small.sensing.replace(year=2030), AREA))
-    warehouse = Warehouse.at(tmp_path / "wh")
-    report = Scheduler(fast_settings(mirrors, max_connections=2), warehouse).run(found.products)
-    assert sorted(report.landed) == sorted([fake.name, small.name]) and not report.failed
+    fake, _small, cdse, stac, warehouse = _slow_and_fast(servers, tmp_path, full_safe, slow=600_000)
 
     wanted = patch_files(full_safe)
     served = {
@@ -242,3 +233,45 @@ def test_idle_connections_take_files_of_a_product_under_way(servers, creds, tmp_
     landed = Path(warehouse.landing_uri) / f"{fake.name}.SAFE"
     for rel in wanted:
         assert (landed / rel).read_bytes() == (full_safe / rel).read_bytes()
+
+
+def test_idle_connection_takes_over_the_end_of_a_slow_transfer(servers, creds, tmp_path, full_safe) -> None:
+    """Endgame: a slow mirror's connection is on the last large file when the fast mirror's connection runs
+    out of files to take; it takes over the end of that transfer (``Range``) instead of standing idle. The
+    file lands whole and right (checked once against the manifest), no byte is fetched twice, limits hold."""
+    fake, small, cdse, stac, warehouse = _slow_and_fast(servers, tmp_path, full_safe, slow=200_000)
+
+    split = {key for key in stac.stats.range_requests if key.startswith(fake.name + "/")}
+    assert split, "no transfer's end was taken over"
+    for key in split:  # its start came from the slow mirror, cut short there
+        rel = key.split("/", 1)[1]
+        assert rel in {r for _, r, _ in _node_requests(cdse)} and key not in cdse.stats.completed
+    assert cdse.stats.peak_active <= 1 and stac.stats.peak_active <= 1  # per-mirror limits held
+    wanted = patch_files(full_safe)
+    landed = Path(warehouse.landing_uri) / f"{fake.name}.SAFE"
+    needed = sum((full_safe / rel).stat().st_size for rel in wanted)
+    for rel in wanted:
+        assert (landed / rel).read_bytes() == (full_safe / rel).read_bytes()
+    assert sorted(p.name for p in landed.rglob("*") if p.is_file() and ".part" in p.name) == []
+    # No byte twice: what was sent of the big product stays within its files plus what was in flight at a cut.
+    metadata = sum((full_safe / name).stat().st_size for name in ("manifest.safe", "MTD_MSIL2A.xml"))
+    sent = sum(s.stats.bytes_sent for s in (cdse, stac))
+    assert sent < needed + metadata + len(small.data) + len(split) * (64 << 10), (sent, needed)
+
+
+def _slow_and_fast(
+    servers: list, tmp_path: Path, full_safe: Path, slow: int
+) -> tuple[object, object, StandInServer, StandInServer, Warehouse]:
+    """Two products (``full_safe`` and a small one) on a slow cdse and a fast stac mirror, one connection
+    each, fetched band by band in one run; both must land."""
+    small = product_from_safe(write_l2a(tmp_path / "small", pixels=120, workers=1, seed=3, date="2021-06-05"))
+    fake = product_from_safe(full_safe)
+    cdse = StandInServer("cdse", [fake, small], bandwidth=slow, max_connections=1).start()
+    stac = StandInServer("stac", [fake, small], bandwidth=4_000_000, max_connections=1).start()
+    servers += [cdse, stac]
+    mirrors = [mirror_for(cdse, "cdse", max_connections=1), mirror_for(stac, "stac", max_connections=1)]
+    found = search_all(mirrors, SearchQuery(small.sensing.replace(year=2015), small.sensing.replace(year=2030), AREA))
+    warehouse = Warehouse.at(tmp_path / "wh")
+    report = Scheduler(fast_settings(mirrors, max_connections=2), warehouse).run(found.products)
+    assert sorted(report.landed) == sorted([fake.name, small.name]) and not report.failed
+    return fake, small, cdse, stac, warehouse
