@@ -75,3 +75,29 @@
     else floor(cast(200 * {{ total }} + {{ count }} as double) / (2 * {{ count }})) / 100.0 end
     as decimal(10, 2)) as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{# The integers from `low` to `high` (both included) as a list; empty when high < low. #}
+{% macro s2lake_int_range(low, high) %}
+  {{ return(adapter.dispatch('s2lake_int_range', 's2lake')(low, high)) }}
+{% endmacro %}
+{% macro default__s2lake_int_range(low, high) -%}
+  generate_series({{ low }}, {{ high }})
+{%- endmacro %}
+{% macro spark__s2lake_int_range(low, high) -%}
+  case when {{ high }} >= {{ low }} then sequence({{ low }}, {{ high }}) else array() end
+{%- endmacro %}
+
+{#
+  The cell of a 1,200 m grid holding coordinate `x` (the largest k with k * 1200 <= x), exact: the division
+  may round across a cell edge, k * 1200 may not (integers times 1200 are exact doubles).
+#}
+{% macro s2lake_cell_floor(x) -%}
+  (cast(floor({{ x }} / 1200.0) as bigint)
+    - case when cast(floor({{ x }} / 1200.0) as bigint) * 1200.0 > {{ x }} then 1 else 0 end
+    + case when (cast(floor({{ x }} / 1200.0) as bigint) + 1) * 1200.0 <= {{ x }} then 1 else 0 end)
+{%- endmacro %}
+
+{# The last cell of that grid an open interval ending at `x` reaches (the largest k with k * 1200 < x). #}
+{% macro s2lake_cell_below(x) -%}
+  ({{ s2lake_cell_floor(x) }} - case when {{ s2lake_cell_floor(x) }} * 1200.0 = {{ x }} then 1 else 0 end)
+{%- endmacro %}

@@ -1,6 +1,7 @@
 """A realistic generated warehouse for the dbt models: products, patches, land cover, countries, overlaps.
 
-Shared by ``tests/models`` (small), ``tests/ben`` and ``bench/models.py`` (a million patches), so it is
+Shared by ``tests/models`` (small, :func:`generate`), ``tests/ben`` and ``bench/models.py`` (ten million
+patches over Europe's tiles, :func:`stream`: written chunk by chunk of tiles, so memory stays bounded), so it is
 vectorised with numpy/pyarrow. Pixel arrays stay NULL: every model reads ``band_stats`` only, which is filled with
 exact integer ``valid_count``/``sum``/``sum_sq``. Deliberate defects, recorded in :class:`Defects` so
 tests can check the validation mart finds exactly them: wrong-size bands, NO_DATA pixels, patches
@@ -13,6 +14,7 @@ same-place patches of two dates (overlaps).
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -26,6 +28,7 @@ from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.runs import new_run_id
 from sedona_jobs.reference.codelists import CODELISTS
+from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 
 #: The tables the dbt project reads as sources (models/macros/sources.sql), in the order they are written.
 SOURCE_TABLES = tuple(
@@ -62,6 +65,10 @@ class Defects:
     unknown_code: set[str] = field(default_factory=set)
     no_landcover_rows: set[str] = field(default_factory=set)
 
+    def update(self, other: Defects) -> None:
+        for name, ids in vars(other).items():
+            getattr(self, name).update(ids)
+
     @property
     def unlabelled(self) -> set[str]:
         return self.no_clc | self.clc_nodata | self.unknown_code | self.no_landcover_rows
@@ -74,9 +81,69 @@ class GeneratedWarehouse:
     defects: Defects
 
 
+@dataclass
+class StreamedWarehouse:
+    """What :func:`stream` wrote: the row counts and defects, not the rows (those are on disk only)."""
+
+    warehouse: Warehouse
+    patches: int
+    defects: Defects
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The tiles to generate, each with the index of its country in ``countries``."""
+
+    tiles: tuple[tuple[str, int], ...]
+    countries: tuple[tuple[str, str], ...] = COUNTRIES
+
+
+#: Tiles generated (and, by :func:`stream`, written) together. Each chunk draws from its own generator
+#: (``seed`` for the first, so a warehouse of at most this many tiles is the one this module always made),
+#: so the content depends on the seed and sizes only, and memory on the chunk only (~6 KB per patch).
+CHUNK_TILES = 8
+#: The tables written chunk by chunk (label_runs, one row over all of them, is written last).
+CHUNKED = (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS)
+
+
 def _tile_name(i: int) -> str:
     zone = 32 + i % 3
     return f"{zone}U{'ABCDEFGHJK'[i // 3 % 10]}{'ABCDEFGHJKLMNPQRSTUV'[i // 30 % 20]}"
+
+
+def synthetic_layout(tiles: int) -> Layout:
+    """Made-up tile names in zones 32-34, countries DE, AT, CZ, PL in turn."""
+    return Layout(tuple((_tile_name(t), t % len(COUNTRIES)) for t in range(tiles)))
+
+
+def europe_layout(tiles: int) -> Layout:
+    """``tiles`` real MGRS tiles of the shipped tiling grid spread evenly over the European countries of the
+    shipped country layer (those of the code list ``country_names.csv``: the layer reaches into Africa and
+    Asia), each with the first of those countries (by code) that it touches."""
+    import json
+
+    import shapely
+
+    from s2lake.tiling_grid import tiles_intersecting
+
+    with (CODELISTS / "country_names.csv").open(encoding="utf-8") as f:
+        european = {r["country_code"]: r["country_name"] for r in csv.DictReader(f)}
+    layer = json.loads(SHIPPED_COUNTRIES.read_text(encoding="utf-8"))
+    shapes = sorted(
+        (f["properties"]["ISO_A2_EH"], f["geometry"])
+        for f in layer["features"]
+        if f["properties"]["ISO_A2_EH"] in european
+    )
+    owner: dict[str, str] = {}
+    for code, geometry in shapes:
+        for tile in tiles_intersecting(shapely.geometry.shape(geometry)):
+            owner.setdefault(tile, code)
+    names = sorted(owner)
+    if not 0 < tiles <= len(names):
+        raise ValueError(f"Europe has {len(names)} tiles: ask for 1 to {len(names)}, not {tiles}")
+    picked = [names[i] for i in np.linspace(0, len(names) - 1, tiles).round().astype(int)]
+    codes = sorted({owner[t] for t in picked})
+    return Layout(tuple((t, codes.index(owner[t])) for t in picked), tuple((c, european[c]) for c in codes))
 
 
 def generate(
@@ -88,39 +155,98 @@ def generate(
     defect_rate: float = 0.01,
     write: bool = True,
 ) -> GeneratedWarehouse:
-    """Generate ``tiles`` tiles of ``grid`` x ``grid`` patches, 1-2 dates each, and write the tables."""
-    rng = np.random.default_rng(seed)
-    product_rows: list[dict] = []
-    per_product = []  # (product_id, tile, epsg, sensing, country index)
+    """Generate ``tiles`` tiles of ``grid`` x ``grid`` patches, 1-2 dates each, and write the tables.
+
+    In memory, for tests that compare the marts with the tables; :func:`stream` writes large warehouses.
+    """
+    chunks = list(_chunks(synthetic_layout(tiles), grid, dates_per_tile, seed, defect_rate))
+    tables = {spec.name: pa.concat_tables([c[0][spec.name] for c in chunks]) for spec in CHUNKED}
+    tables["label_runs"] = _label_runs(tables)
+    defects = Defects()
+    for _, part in chunks:
+        defects.update(part)
+    if write:
+        store = TableStore(warehouse)
+        for spec in (*CHUNKED, LABEL_RUNS):
+            store.overwrite(spec, tables[spec.name])
+    return GeneratedWarehouse(warehouse, tables, defects)
+
+
+def stream(
+    warehouse: Warehouse,
+    layout: Layout,
+    grid: int = 91,
+    dates_per_tile: tuple[int, ...] = (4,),
+    seed: int = 7,
+    defect_rate: float = 0.001,
+) -> StreamedWarehouse:
+    """Generate and write the warehouse chunk by chunk (one commit per table and chunk), holding one chunk
+    in memory: ten million patches take what :data:`CHUNK_TILES` tiles take. Same rows as :func:`generate`."""
+    store = TableStore(warehouse)
+    defects, counts = Defects(), dict.fromkeys(("patch_country", "patch_landcover", "patch_overlaps"), 0)
+    for i, (tables, part) in enumerate(_chunks(layout, grid, dates_per_tile, seed, defect_rate)):
+        for spec in CHUNKED:
+            (store.append if i else store.overwrite)(spec, tables[spec.name])
+        for name in counts:
+            counts[name] += tables[name].num_rows
+        defects.update(part)
+        del tables
+    store.overwrite(LABEL_RUNS, _label_runs(counts))
+    return StreamedWarehouse(warehouse, counts["patch_country"], defects)
+
+
+def _chunks(
+    layout: Layout, grid: int, dates_per_tile: tuple[int, ...], seed: int, defect_rate: float
+) -> Iterator[tuple[dict[str, pa.Table], Defects]]:
+    """The tables of each :data:`CHUNK_TILES` tiles in turn."""
+    # Tiles lie side by side in their zone (never on top of each other): footprint overlaps come only from
+    # same-place dates, as in patch_overlaps.
+    tile_numbers = {name: i for i, name in enumerate(sorted(t for t, _ in layout.tiles))}
     slot = 0
-    for t in range(tiles):
-        tile = _tile_name(t)
-        epsg = 32600 + int(tile[:2])
-        for _ in range(dates_per_tile[t % len(dates_per_tile)]):
-            month = MONTHS[slot % len(MONTHS)]
-            sensing = datetime(2018 + slot % 3, month, 1 + slot % 27, 10, 0, 31, tzinfo=UTC)
-            stamp = sensing.strftime("%Y%m%dT%H%M%S")
-            pid = f"S2{'AB'[slot % 2]}_MSIL2A_{stamp}_N0510_R{22 + t % 100:03d}_T{tile}_{stamp}"
-            per_product.append((pid, tile, epsg, sensing, t % len(COUNTRIES)))
-            product_rows.append(
-                {
-                    "product_id": pid,
-                    "product_name": pid + ".SAFE",
-                    "mission": pid[:3],
-                    "processing_level": "L2A",
-                    "tile": tile,
-                    "epsg": epsg,
-                    "sensing_start": sensing,
-                    "processing_baseline": "05.10",
-                    "relative_orbit": 22 + t % 100,
-                    "cloud_cover": float(rng.uniform(0, 30)),
-                    "size_bytes": 800_000_000,
-                    "status": "patched",
-                    "patch_count": grid * grid,
-                    "ingestion_time": sensing,
-                }
-            )
-            slot += 1
+    for first in range(0, len(layout.tiles), CHUNK_TILES):
+        rng = np.random.default_rng(seed if first == 0 else [seed, first // CHUNK_TILES])
+        per_product = []  # (product_id, tile, epsg, sensing, country index, product row)
+        for t in range(first, min(first + CHUNK_TILES, len(layout.tiles))):
+            tile, country = layout.tiles[t]
+            for _ in range(dates_per_tile[t % len(dates_per_tile)]):
+                per_product.append(_product(rng, slot, t, tile, country, grid))
+                slot += 1
+        yield _chunk(rng, per_product, tile_numbers, layout.countries, grid, defect_rate)
+
+
+def _product(rng: np.random.Generator, slot: int, t: int, tile: str, country: int, grid: int) -> tuple:
+    epsg = 32600 + int(tile[:2])
+    month = MONTHS[slot % len(MONTHS)]
+    sensing = datetime(2018 + slot % 3, month, 1 + slot % 27, 10, 0, 31, tzinfo=UTC)
+    stamp = sensing.strftime("%Y%m%dT%H%M%S")
+    pid = f"S2{'AB'[slot % 2]}_MSIL2A_{stamp}_N0510_R{22 + t % 100:03d}_T{tile}_{stamp}"
+    row = {
+        "product_id": pid,
+        "product_name": pid + ".SAFE",
+        "mission": pid[:3],
+        "processing_level": "L2A",
+        "tile": tile,
+        "epsg": epsg,
+        "sensing_start": sensing,
+        "processing_baseline": "05.10",
+        "relative_orbit": 22 + t % 100,
+        "cloud_cover": float(rng.uniform(0, 30)),
+        "size_bytes": 800_000_000,
+        "status": "patched",
+        "patch_count": grid * grid,
+        "ingestion_time": sensing,
+    }
+    return pid, tile, epsg, sensing, country, row
+
+
+def _chunk(
+    rng: np.random.Generator,
+    per_product: list[tuple],
+    tile_numbers: dict[str, int],
+    countries: tuple[tuple[str, str], ...],
+    grid: int,
+    defect_rate: float,
+) -> tuple[dict[str, pa.Table], Defects]:
     n_prod = len(per_product)
     per = grid * grid
     n = n_prod * per
@@ -132,10 +258,7 @@ def generate(
     epsg = np.array([p[2] for p in per_product], dtype=np.int32)[prod_idx]
     sensing = pa.array([p[3] for p in per_product], pa.timestamp("us", tz="UTC")).take(pa.array(prod_idx))
     patch_ids = pids[prod_idx] + "_" + cols.astype(str).astype(object) + "_" + rows.astype(str).astype(object)
-    # Tiles of one UTM zone (the generator gives zones 32, 33, 34, 32, ...) lie side by side, never on
-    # top of each other: footprint overlaps come only from same-place dates, as in patch_overlaps.
-    tile_names = sorted({p[1] for p in per_product})
-    tile_number = np.array([tile_names.index(p[1]) for p in per_product])
+    tile_number = np.array([tile_numbers[p[1]] for p in per_product])
     ulx = 300_000.0 + tile_number[prod_idx] * 110_400.0 + cols * PATCH_SIZE_M
     uly = 5_600_040.0 - rows * PATCH_SIZE_M
 
@@ -179,22 +302,17 @@ def generate(
     landcover = landcover.filter(
         pc.invert(pc.is_in(landcover["patch_id"], pa.array(patch_ids[unbuilt_idx], pa.string())))
     )
-    country = _country(rng, patch_ids, tiles_arr, np.array([p[4] for p in per_product])[prod_idx])
+    country = _country(rng, patch_ids, tiles_arr, np.array([p[4] for p in per_product])[prod_idx], countries)
     overlaps = _overlaps(per_product, grid, patch_ids, tiles_arr)
-    products = _fill_missing(pa.Table.from_pylist(product_rows), PRODUCTS.schema)
+    products = _fill_missing(pa.Table.from_pylist([p[5] for p in per_product]), PRODUCTS.schema)
     tables = {
         "products": products,
         "patches": patches,
         "patch_landcover": _with_run(landcover),
         "patch_country": _with_run(country),
         "patch_overlaps": _with_run(overlaps),
-        "label_runs": _label_runs(landcover, country, overlaps),
     }
-    if write:
-        store = TableStore(warehouse)
-        for spec in (PRODUCTS, PATCHES, PATCH_LANDCOVER, PATCH_COUNTRY, PATCH_OVERLAPS, LABEL_RUNS):
-            store.overwrite(spec, tables[spec.name])
-    return GeneratedWarehouse(warehouse, tables, defects)
+    return tables, defects
 
 
 def _without_run(schema: pa.Schema) -> pa.Schema:
@@ -206,7 +324,9 @@ def _with_run(table: pa.Table) -> pa.Table:
     return table.append_column("run_id", pa.array([RUN_ID] * table.num_rows, pa.string()))
 
 
-def _label_runs(landcover: pa.Table, country: pa.Table, overlaps: pa.Table) -> pa.Table:
+def _label_runs(rows: Mapping[str, pa.Table | int]) -> pa.Table:
+    """The run's row: ``rows`` maps each label table to its rows (or their number)."""
+    count = {name: r if isinstance(r, int) else r.num_rows for name, r in rows.items()}
     row = {
         "run_id": RUN_ID,
         "status": "complete",
@@ -214,9 +334,9 @@ def _label_runs(landcover: pa.Table, country: pa.Table, overlaps: pa.Table) -> p
         "finished": RUN_STARTED,
         "engine": "sedonadb",
         "country_source": "nuts",
-        "patches": country.num_rows,
-        "landcover_rows": landcover.num_rows,
-        "overlap_rows": overlaps.num_rows,
+        "patches": count["patch_country"],
+        "landcover_rows": count["patch_landcover"],
+        "overlap_rows": count["patch_overlaps"],
     }
     return pa.Table.from_pylist([row], schema=LABEL_RUNS.schema)
 
@@ -319,15 +439,21 @@ def _landcover(
     return grouped.select(schema.names).cast(schema)
 
 
-def _country(rng: np.random.Generator, patch_ids: np.ndarray, tiles: np.ndarray, country_idx: np.ndarray) -> pa.Table:
+def _country(
+    rng: np.random.Generator,
+    patch_ids: np.ndarray,
+    tiles: np.ndarray,
+    country_idx: np.ndarray,
+    countries: tuple[tuple[str, str], ...],
+) -> pa.Table:
     """The tile's country, another one near borders (5 %), none at sea (3 %)."""
     n = len(patch_ids)
     idx = country_idx.copy()
     border = rng.uniform(size=n) < 0.05
-    idx[border] = (idx[border] + 1) % len(COUNTRIES)
+    idx[border] = (idx[border] + 1) % len(countries)
     sea = rng.uniform(size=n) < 0.03
-    codes = np.array([c[0] for c in COUNTRIES], dtype=object)[idx]
-    names = np.array([c[1] for c in COUNTRIES], dtype=object)[idx]
+    codes = np.array([c[0] for c in countries], dtype=object)[idx]
+    names = np.array([c[1] for c in countries], dtype=object)[idx]
     codes[sea] = None
     names[sea] = None
     fraction = np.where(sea, 0.0, rng.uniform(0.5, 1.0, size=n))
