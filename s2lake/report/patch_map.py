@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
+from pyproj import Transformer
 
 import s2lake
 
@@ -29,8 +30,6 @@ COUNTRIES = Path(s2lake.__file__).parent / "data" / "countries" / "ne_admin0_eur
 
 def lonlat_centres(bounds: pa.Table) -> tuple[np.ndarray, np.ndarray, float]:
     """Centres of patches (columns epsg, ulx, uly, lrx, lry) in lon/lat, and the largest edge in degrees."""
-    from pyproj import Transformer
-
     lon = np.empty(bounds.num_rows)
     lat = np.empty(bounds.num_rows)
     cx = ((bounds["ulx"].to_numpy() + bounds["lrx"].to_numpy()) / 2).astype(float)

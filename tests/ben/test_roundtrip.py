@@ -28,6 +28,7 @@ SAME = ("tile", "epsg", "row", "col", "ulx", "uly", "lrx", "lry")
 
 @pytest.fixture(scope="module")
 def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Warehouse]:
+    # lazy: sedona_jobs.labels loads numba (~1 s); only the labelled warehouse needs it
     from sedona_jobs.labels import build_labels
     from sedona_jobs.reference import load_reference, write_synthetic
     from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
