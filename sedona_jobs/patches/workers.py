@@ -39,17 +39,18 @@ from multiprocessing import shared_memory
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
 
 from s2lake.errors import ProductError
 from s2lake.sentinel2 import ALL_LAYERS, BANDS_BY_NAME
+from s2lake.tables.schemas import PATCHES
+from sedona_jobs.patches.batches import strip_batches
 from sedona_jobs.patches.patch_grid import PatchGrid
-from sedona_jobs.patches.strips import LayerReader, LayerStrip, PatchStats, pixel_dtype
+from sedona_jobs.patches.strips import LayerReader, LayerStrip, PatchStats, gdal_cache_bytes, pixel_dtype
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
-
-    import pyarrow as pa
 
     from sedona_jobs.safe import L2AProduct
 
@@ -86,7 +87,6 @@ def configure_gdal(cache_bytes: int | None = None) -> None:
 def cache_bytes_for(product: L2AProduct, grid: PatchGrid, layers: list[str]) -> int:
     """Cache size for a process decoding ``layers``: two JP2 tile rows of each (tile heights as the
     reader found them in the files), plus headroom."""
-    from sedona_jobs.patches.strips import gdal_cache_bytes
 
     widths = {name: grid.cols * BANDS_BY_NAME[name].patch_pixels for name in layers}
     return gdal_cache_bytes(widths, {name: product.bands[name].block_rows for name in layers})
@@ -301,7 +301,6 @@ def product_batches(
 ) -> Iterator[pa.RecordBatch]:
     """All record batches of one product, decoded in this process: what a product-mode worker (a local
     process or a Spark task) produces."""
-    from sedona_jobs.patches.batches import strip_batches
 
     for r0, r1, strip in local_strips(product, grid, strip_rows):
         yield from strip_batches(product, grid, r0, r1, strip, drop_nodata)
@@ -319,9 +318,7 @@ class Staged:
 
 def stage_product(product: L2AProduct, grid: PatchGrid, strip_rows: int, drop_nodata: bool, path: str) -> Staged:
     """Product mode: cut one product in this (worker) process and write its batches to ``path``."""
-    import pyarrow as pa
 
-    from s2lake.tables.schemas import PATCHES
 
     configure_gdal(cache_bytes_for(product, grid, [b.name for b in ALL_LAYERS]))
     patches = 0
@@ -340,7 +337,6 @@ def stage_product(product: L2AProduct, grid: PatchGrid, strip_rows: int, drop_no
 
 def staged_batches(path: str) -> Generator:
     """The record batches of a staged product, read back one at a time (bounded memory)."""
-    import pyarrow as pa
 
     with pa.OSFile(path, "rb") as source:
         reader = pa.ipc.open_stream(source)
