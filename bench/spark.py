@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.patchgen import PeakRss, tree_rss
 from s2lake.config.patches import PatchesSettings
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.spark import JARS_ENV, build_session, delta_jars_available, delta_session, jar_folder, sedona_jars_available
 from s2lake.spark.cluster import APP_CONF, ClusterState
 from s2lake.tables.schemas import PATCHES
@@ -56,7 +57,6 @@ from sedona_jobs.labels import build_labels
 from sedona_jobs.labels.demo_labels import KM2_PER_POLYGON, MAX_POLYGONS, patches_bbox_3035
 from sedona_jobs.patches import build_products
 from sedona_jobs.reference import load_reference, write_synthetic
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.synth.l2a import write_l2a
 from sedona_jobs.synth.reference_layers import synth_clc
 

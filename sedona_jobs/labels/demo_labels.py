@@ -6,10 +6,10 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.build import LabelsReport, build_labels
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.reference.loader import load_reference
 from sedona_jobs.reference.writer import write_synthetic
 from sedona_jobs.synth.reference_layers import synth_clc

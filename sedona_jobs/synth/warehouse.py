@@ -25,13 +25,12 @@ import pyarrow.compute as pc
 import shapely
 
 from s2lake.sentinel2 import ALL_LAYERS, PATCH_SIZE_M
+from s2lake.shipped_data import CODELISTS, SHIPPED_COUNTRIES
 from s2lake.tables.schemas import LABEL_RUNS, PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.tiling_grid import tiles_intersecting
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.runs import new_run_id
-from sedona_jobs.reference.codelists import CODELISTS
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 
 #: The tables the dbt project reads as sources (models/macros/sources.sql), in the order they are written.
 SOURCE_TABLES = tuple(
