@@ -70,6 +70,16 @@ YARN_LIMITS = {
     "yarn.scheduler.maximum-allocation-mb": "1536",
     "yarn.scheduler.maximum-allocation-vcores": "2",
 }
+#: The NodeManager's disk check. By default it refuses every local folder on a disk more than 90 % used, and a
+#: node with no usable folder gets no container: applications then wait in ACCEPTED for ever. On a large disk
+#: shared with other work that percentage says nothing about this cluster's needs (room to unpack the Python
+#: environment archive and keep container logs), so a free-space floor replaces it. (The switches
+#: ``disk-utilization-threshold.enabled`` would be neater, but Hadoop 3.4's DirectoryCollection reads them from
+#: the classpath's yarn-site.xml, never from the configuration the mini cluster is given; a cut-off of 100 % is.)
+YARN_DISK_CHECK = {
+    "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "100.0",
+    "yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb": "1024",
+}
 #: Hadoop 3.4's web applications (Guice) open java.lang by reflection, which Java 17 refuses by default.
 HADOOP_JAVA_OPENS = [
     f"--add-opens=java.base/{package}=ALL-UNNAMED"
@@ -337,7 +347,7 @@ def _yarn_site() -> dict[str, str]:
     # MiniMRYarnCluster adds MapReduce's ShuffleHandler, which listens on every interface (its address cannot
     # be set); with the manifest enabled and none given, the NodeManager runs no auxiliary service at all
     site["yarn.nodemanager.aux-services.manifest.enabled"] = "true"
-    return site | YARN_LIMITS
+    return site | YARN_LIMITS | YARN_DISK_CHECK
 
 
 def _write_site(path: Path, properties: dict[str, str]) -> None:
@@ -375,11 +385,38 @@ def _start_yarn(state: ClusterState, hadoop_jars: Path, env: dict[str, str]) -> 
         yarn += ["-D", f"{key}={value}"]
     _start(state, "yarn", yarn, env, {"resourcemanager": rm_port})
     _wait(state, "yarn", lambda: details.is_file() and _listening(rm_port))
+    web_port = int(site["yarn.resourcemanager.webapp.address"].rsplit(":", 1)[1])
+    _wait(state, "yarn", lambda: _node_health(web_port) is not None)
+    healthy, report = _node_health(web_port) or (False, "")
+    if not healthy:
+        raise ClusterError(
+            f"YARN's NodeManager reports itself unhealthy, so no application would get a container: {report}",
+            where=str(work),
+            fix="free disk space there (the NodeManager needs at least "
+            f"{YARN_DISK_CHECK['yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb']} MB free), "
+            "or pass --dir on a disk with room",
+        )
     # no web UI address: in one JVM the ResourceManager's and NodeManager's web apps share Guice's static
     # filter, and the ResourceManager's port serves the NodeManager's pages
     state.addresses["yarn_resourcemanager"] = f"{HOST}:{rm_port}"
     state.exports |= {"HADOOP_CONF_DIR": str(conf_dir), "YARN_CONF_DIR": str(conf_dir)}
     state.save()
+
+
+def _node_health(web_port: int) -> tuple[bool, str] | None:
+    """The NodeManager's own health verdict and report, or None while it does not answer yet.
+
+    In MiniYARNCluster's single JVM the ResourceManager's web port serves the NodeManager's REST pages (see
+    ``_start_yarn``), so the node's ``/ws/v1/node/info`` is asked there.
+    """
+    url = f"http://{HOST}:{web_port}/ws/v1/node/info"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            info = json.load(reply)["nodeInfo"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return bool(info.get("nodeHealthy")), str(info.get("healthReport", ""))
 
 
 def _stop_yarn(state: ClusterState) -> None:

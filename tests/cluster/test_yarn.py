@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from s2lake.errors import ClusterError
+from s2lake.spark import cluster as cluster_module
 from s2lake.spark.cluster import HOST, ClusterState, container_groups
 from s2lake.spark.submit import HADOOP_CONF_VARIABLES
 from tests.cluster.conftest import s2lake
@@ -47,9 +49,32 @@ def _no_containers_left(folder: Path) -> bool:
     return not container_groups(folder)
 
 
+def test_a_nodemanager_without_disk_room_fails_cluster_up_and_leaves_no_yarn(
+    cluster: ClusterState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk makes YARN's NodeManager unhealthy: no container would ever start, so `up` must say so.
+
+    The disk is made "full" by asking for more free space than any disk has; the NodeManager's own disk check,
+    its health report and the clean-up are the real ones. Runs before the module's `yarn` fixture adds YARN.
+    """
+    floor = "yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb"
+    monkeypatch.setitem(cluster_module.YARN_DISK_CHECK, floor, str(1 << 40))
+    with pytest.raises(ClusterError) as failed:
+        cluster_module.up(Path(cluster.folder), with_thrift=False, with_yarn=True)
+    message = str(failed.value)
+    assert "NodeManager reports itself unhealthy" in message and "free space below" in message, message
+    assert "--dir on a disk with room" in message
+    state = ClusterState.load(Path(cluster.folder))
+    assert state is not None and "yarn" not in state.processes
+    assert not container_groups(Path(cluster.folder))
+    # the rest of the cluster runs on
+    assert all(cluster_module.group_alive(p.pid) for p in state.processes.values())
+
+
 def test_probe_executors_run_in_yarn_containers_with_the_archive_python(yarn: ClusterState, tmp_path: Path) -> None:
     args = ["-w", str(tmp_path / "warehouse"), "spark", "submit", "probe", "--master", "yarn"]
-    code, out, err = _run(*args, "--", "--tasks", "2", "--format", "json", env=_yarn_env(yarn))
+    # well inside pytest's own timeout, so a stuck submission fails with spark-submit's output
+    code, out, err = _run(*args, "--", "--tasks", "2", "--format", "json", env=_yarn_env(yarn), timeout=480)
     assert code == 0, out[-2000:] + err[-4000:]
     rows = json.loads(out.strip().splitlines()[-1])
     driver, executors = rows[0], rows[1:]
