@@ -22,11 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import queue
-import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -187,65 +187,55 @@ def _write_files(
     fs: pafs.FileSystem, root: str, partition: str, batches: Iterable[pa.RecordBatch], written: list[_File]
 ) -> None:
     """Write ``batches`` into Parquet files in a second thread, so that cutting the next batches (in this thread)
-    overlaps with encoding and writing the last ones: pyarrow releases the GIL while it writes."""
+    overlaps with encoding and writing the last ones: pyarrow releases the GIL while it writes. At most
+    ``_WRITE_AHEAD`` cut batches wait for the writer, which bounds memory; a write's error surfaces here."""
     fs.create_dir(f"{root}/{partition}")
-    pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=_WRITE_AHEAD)
-    failure: list[BaseException] = []
-    thread = threading.Thread(
-        target=_write_queued, args=(fs, root, partition, pending, written, failure), name="s2lake-parquet", daemon=True
-    )
-    thread.start()
+    files = _RollingFiles(fs, root, partition, written)
+    in_flight: deque[Future[None]] = deque()
     try:
-        for batch in batches:
-            while thread.is_alive():
-                with contextlib.suppress(queue.Full):
-                    pending.put(batch, timeout=0.5)
-                    break
-            if failure:
-                break
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s2lake-parquet") as writer_thread:
+            try:
+                for batch in batches:
+                    in_flight.append(writer_thread.submit(files.write, batch))
+                    if len(in_flight) > _WRITE_AHEAD:
+                        in_flight.popleft().result()
+                while in_flight:
+                    in_flight.popleft().result()
+            finally:
+                for queued in in_flight:  # after an error: the batches not written yet never will be
+                    queued.cancel()
     finally:
-        while thread.is_alive():  # the writer ends on the marker, or has failed and takes nothing more
-            with contextlib.suppress(queue.Full):
-                pending.put(None, timeout=0.5)
-                break
-        thread.join()
-    if failure:
-        raise failure[0]
+        files.close()  # the writer thread has ended: this thread owns the open file now
 
 
-def _write_queued(
-    fs: pafs.FileSystem,
-    root: str,
-    partition: str,
-    pending: queue.Queue[pa.RecordBatch | None],
-    written: list[_File],
-    failure: list[BaseException],
-) -> None:
-    """The writer thread: batches from ``pending`` until ``None``; its error goes into ``failure``."""
-    writer: pq.ParquetWriter | None = None
-    sink: pa.NativeFile | None = None
-    try:
-        while (batch := pending.get()) is not None:
-            if writer is None or sink.tell() >= FILE_BYTES:
-                if writer is not None:
-                    writer.close()
-                    sink.close()
-                file = _File(f"{partition}/part-{uuid.uuid4()}.{COMPRESSION}.parquet")
-                written.append(file)
-                sink = fs.open_output_stream(f"{root}/{file.rel}")
-                writer = pq.ParquetWriter(
-                    sink,
-                    _FILE_SCHEMA,
-                    compression=_COLUMN_COMPRESSION,
-                    write_statistics=list(STATS_COLUMNS),
-                    data_page_size=DATA_PAGE_BYTES,
-                )
-            data = pa.RecordBatch.from_arrays([batch.column(name) for name in _FILE_SCHEMA.names], schema=_FILE_SCHEMA)
-            writer.write_batch(data, row_group_size=data.num_rows)
-            _FileStats.update(written[-1], batch)
-    except BaseException as exc:  # handed to the cutting thread, which raises it
-        failure.append(exc)
-    finally:
+class _RollingFiles:
+    """Parquet files of about ``FILE_BYTES`` each in ``partition``, each listed in ``written`` when opened
+    (so that a failed commit deletes it too); used by one thread at a time."""
+
+    def __init__(self, fs: pafs.FileSystem, root: str, partition: str, written: list[_File]) -> None:
+        self.fs, self.root, self.partition, self.written = fs, root, partition, written
+        self.writer: pq.ParquetWriter | None = None
+        self.sink: pa.NativeFile | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None or self.sink is None or self.sink.tell() >= FILE_BYTES:
+            self.close()
+            file = _File(f"{self.partition}/part-{uuid.uuid4()}.{COMPRESSION}.parquet")
+            self.written.append(file)
+            self.sink = self.fs.open_output_stream(f"{self.root}/{file.rel}")
+            self.writer = pq.ParquetWriter(
+                self.sink,
+                _FILE_SCHEMA,
+                compression=_COLUMN_COMPRESSION,
+                write_statistics=list(STATS_COLUMNS),
+                data_page_size=DATA_PAGE_BYTES,
+            )
+        data = pa.RecordBatch.from_arrays([batch.column(name) for name in _FILE_SCHEMA.names], schema=_FILE_SCHEMA)
+        self.writer.write_batch(data, row_group_size=data.num_rows)
+        _FileStats.update(self.written[-1], batch)
+
+    def close(self) -> None:
+        writer, sink, self.writer, self.sink = self.writer, self.sink, None, None
         try:
             if writer is not None:
                 writer.close()
