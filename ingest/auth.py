@@ -215,6 +215,20 @@ class MirrorSession(requests.Session):
         super().__init__()
         self.auth = auth
         self.max_redirects = MAX_REDIRECTS
+        #: Origins that answered a permanent redirect (301, 308) to the same path on another origin allowed
+        #: to receive the credentials: old origin URL -> new one (see :meth:`moved`).
+        self._moves: dict[str, str] = {}
+
+    def moved(self, url: str) -> str:
+        """``url`` on the origin its origin permanently redirected to, so the next request skips the hop.
+
+        CDSE's catalogue host answers every ``…/Nodes(…)/$value`` with a 301 to its download host, one
+        round trip more for each of the ~16 files of a band-level download. Only a move that kept the path
+        and query, went to an origin the mirror's credentials may go to and did not leave https is
+        remembered, so a request sent straight there gets what the redirect chain would have given it."""
+        parts = urlparse(url)
+        new = self._moves.get(f"{parts.scheme}://{parts.netloc}")
+        return url if new is None else new + url[len(f"{parts.scheme}://{parts.netloc}") :]
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         prepared_request.headers.pop("Authorization", None)
@@ -224,5 +238,15 @@ class MirrorSession(requests.Session):
             urlparse(previous.url).scheme == "https" and urlparse(prepared_request.url).scheme != "https"
         )
         prepared_request.s2lake_downgraded = downgraded  # type: ignore[attr-defined]
+        old, new = urlparse(previous.url), urlparse(prepared_request.url)
+        if (
+            response.status_code in (301, 308)
+            and not downgraded
+            and (old.path, old.query) == (new.path, new.query)
+            and old.netloc != new.netloc
+            and self.auth is not None
+            and self.auth.allows(prepared_request.url)
+        ):
+            self._moves[f"{old.scheme}://{old.netloc}"] = f"{new.scheme}://{new.netloc}"
         if not downgraded and self.auth is not None:
             self.auth(prepared_request)

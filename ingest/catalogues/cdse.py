@@ -211,7 +211,9 @@ class CdseCatalogue(Catalogue):
         """``…/Products(<Id>)/Nodes(<name>.SAFE)/Nodes(GRANULE)/…/Nodes(<file>)/$value``: CDSE's per-file
         access (OData documentation, "Product download" of single files), on the download host."""
         nodes = "/".join(f"Nodes({part})" for part in [product_name, *rel.split("/")])
-        return f"{self.download_root}/Products({offer.remote_id})/{nodes}/$value"
+        url = f"{self.download_root}/Products({offer.remote_id})/{nodes}/$value"
+        session = self._session  # not created here: this is asked before any transfer, also by the scheduler
+        return session.moved(url) if session is not None else url  # straight where the last 301 sent it
 
     def quicklook_url(self, offer: Offer) -> str | None:
         """The ``DownloadLink`` of the product's ``QUICKLOOK`` asset (``GET …/Products(<Id>)/Assets``, the

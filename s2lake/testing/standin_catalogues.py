@@ -655,6 +655,10 @@ class StandInServer:
 class _Handler(BaseHTTPRequestHandler):
     owner: StandInServer
     protocol_version = "HTTP/1.1"
+    #: TCP_NODELAY, as real servers set it (nginx's ``tcp_nodelay on``, Go's net/http): http.server writes the
+    #: headers and the body in separate sends, and with Nagle's algorithm the body waited for the client's
+    #: delayed ACK of the headers, about 40 ms on every keep-alive response, which no real mirror adds.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         return

@@ -110,6 +110,22 @@ def test_cdse_fetches_only_the_patch_files_and_lands_a_partial_safe(servers, cre
     assert size < len(fake.data) and report.bytes == size
 
 
+def test_cdse_file_requests_go_straight_to_the_host_its_redirect_named(servers, creds, tmp_path, full_safe) -> None:
+    """After the catalogue host's first 301 to the download host, the other files skip that round trip (one
+    per file, ~16 per product), with the token still going to the download host only as the redirect gave it."""
+    fake = product_from_safe(full_safe)
+    cdse = StandInServer("cdse", [fake]).start()
+    servers.append(cdse)
+    report = _get(cdse, fake, Warehouse.at(tmp_path / "wh"), max_connections=1)
+    assert report.landed == [fake.name]
+
+    requests = _node_requests(cdse)
+    on_catalogue = [rel for host, rel, _ in requests if not host.startswith("localhost:")]
+    assert on_catalogue == ["manifest.safe"]  # redirected once; every later file went to the download host
+    assert sorted(rel for host, rel, _ in requests if host.startswith("localhost:")) == sorted(patch_files(full_safe))
+    assert all(auth and auth.startswith("Bearer ") for _, _, auth in requests)
+
+
 def test_bands_all_keeps_whole_archives(servers, creds, tmp_path, full_safe) -> None:
     fake = product_from_safe(full_safe)
     cdse = StandInServer("cdse", [fake]).start()

@@ -143,3 +143,21 @@ def test_an_https_to_http_redirect_never_carries_credentials(servers, creds, tmp
         _fetch(settings, _value_url(secure, fakes[0].uuid), tmp_path / "p.part")
     assert _headers(secure) and all(_headers(secure))
     assert _headers(plain) and not any(_headers(plain))
+
+
+def test_a_permanent_redirect_is_remembered_only_to_a_host_allowed_the_credentials(servers, creds, tmp_path) -> None:
+    """Band-level downloads send CDSE's later file requests straight where the first 301 went: never to a
+    host that the redirect itself would not have given the token (the next request would carry it there)."""
+    fakes = generate_products(1, ["32UNA"])
+    cdse = StandInServer("cdse", fakes).start()
+    servers.append(cdse)
+    url = _value_url(cdse, fakes[0].uuid)
+    with MirrorSession(auth_for(mirror_for(cdse, "cdse", download_hosts=[]))) as session:
+        with pytest.raises(DownloadError, match="HTTP 401"):
+            fetch(session, url, tmp_path / "a.part", timeout=5, chunk_bytes=4096)
+        assert session.moved(url) == url
+    with MirrorSession(auth_for(mirror_for(cdse, "cdse"))) as session:
+        fetch(session, url, tmp_path / "b.part", timeout=5, chunk_bytes=4096)
+        assert session.moved(url) == cdse.download_host + url.removeprefix(cdse.base.rstrip("/"))
+        other = url.replace("/$value", "/Nodes(x.SAFE)/$value")
+        assert session.moved(other).startswith(cdse.download_host + "/")  # any path on that origin
