@@ -40,6 +40,19 @@ class SqlSession:
         if safe:
             lock_down(self.con, warehouse)
 
+    def __enter__(self) -> SqlSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close DuckDB before the interpreter exits: on an ``hdfs://`` warehouse its views scan Arrow datasets
+        whose reads run on native threads, and a connection left for the interpreter's teardown to destroy
+        could end the process with ``terminate called without an active exception`` (exit -6) after the
+        results were printed (seen once in CI)."""
+        self.con.close()
+
     def run(self, text: str, limit: int | None = None) -> list[ResultSet]:
         """Run every statement of ``text``; the results of those that return rows, in order.
 

@@ -70,18 +70,18 @@ def sql(
     from s2lake.sql_session import SqlSession
 
     fmt = output_format(fmt, json_flag)
-    session = SqlSession(app_context(ctx).warehouse, safe=safe)
-    if query is None and sys.stdin.isatty():
-        from s2lake.cli.sql_shell import run_shell
+    with SqlSession(app_context(ctx).warehouse, safe=safe) as session:
+        if query is None and sys.stdin.isatty():
+            from s2lake.cli.sql_shell import run_shell
 
-        run_shell(session)
-        return
-    text = _statements(query)
-    per_result = limit if limit is not None else (TABLE_ROWS if fmt == "table" else 0)
-    for result in session.run(text, limit=per_result):
-        if result.truncated:
-            typer.echo(f"(first {per_result} rows shown; --limit 0 prints all)", err=True)
-        emit(result.rows, fmt, columns=result.columns)
+            run_shell(session)
+            return
+        text = _statements(query)
+        per_result = limit if limit is not None else (TABLE_ROWS if fmt == "table" else 0)
+        for result in session.run(text, limit=per_result):
+            if result.truncated:
+                typer.echo(f"(first {per_result} rows shown; --limit 0 prints all)", err=True)
+            emit(result.rows, fmt, columns=result.columns)
 
 
 def _statements(query: str | None) -> str:
