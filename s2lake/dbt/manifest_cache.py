@@ -36,8 +36,8 @@ log = logging.getLogger("s2lake.models")
 
 #: Bumped when what is stored, or how the key is made, changes.
 CACHE_FORMAT = "1"
-#: Manifests kept (one per target, configuration and project version); older ones are removed.
-KEEP = 8
+#: Manifests kept (one per target, configuration and project version; ~2 MB each); older ones are removed.
+KEEP = 16
 #: Distributions whose code parses the project.
 PARSERS = ("dbt-core", "dbt-adapters", "dbt-common", "dbt-duckdb", "dbt-spark")
 #: Folders in the project's paths that dbt writes or installs into, not sources of the project.
