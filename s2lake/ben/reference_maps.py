@@ -10,13 +10,14 @@ checking codes is dbt's job.
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import shapely
 
-from s2lake.ben.geotiff_reader import read_geotiff
+from s2lake.ben.geotiff_reader import Raster, read_geotiff
 from s2lake.errors import ProductError
 from s2lake.tables.schemas import REFERENCE_MAP_POLYGONS
 
@@ -44,32 +45,68 @@ def _rows_table(rows: dict[str, list]) -> pa.Table:
 
 
 def polygonise(paths: list[str]) -> tuple[pa.Table, list[str]]:
-    """Raster maps -> rows (run in the import's workers); unreadable files become problem lines."""
+    """Raster maps -> rows (run in the import's workers); unreadable files become problem lines.
+
+    The maps are polygonised in ONE ``shapes`` call, stacked one above the other with a row of a gap value after
+    each (and as padding right of narrower maps): GDAL's set-up per call cost more than polygonising a 120 x 120
+    map of a few regions (one call per map 0.7 ms per map, stacked 0.35 ms; maps of a thousand regions cost about
+    the same either way). The gap keeps every region inside its map, so the regions, their rings
+    and vertex order are those of one call per map; pixel coordinates are then georeferenced with GDAL's own
+    formula and order (x = c + col * a + row * b), so the coordinates are the same doubles (checked on real
+    BigEarthNet bands quantised into maps, odd sizes and non-integer pixel sizes: identical WKB).
+    """
     # lazy: rasterio's import costs ~0.4 s; only raster reference maps need it
     from rasterio.features import shapes
     from rasterio.transform import Affine
 
     rows: dict[str, list] = {name: [] for name in REFERENCE_MAP_POLYGONS.schema.names}
     problems = []
+    maps: list[tuple[str, Raster]] = []
     for path in paths:
-        patch_id = Path(path).name.removesuffix(RASTER_SUFFIX)
         try:
-            raster = read_geotiff(Path(path))
-            codes, transform, epsg = raster.pixels, Affine(*raster.transform), raster.epsg or 0
+            maps.append((Path(path).name.removesuffix(RASTER_SUFFIX), read_geotiff(Path(path))))
         except Exception as exc:  # any decoding failure is reported, the other maps go on
             problems.append(f"{path}: reference map unreadable ({str(exc).splitlines()[0][:200]}); not imported")
-            continue
+    if not maps:
+        return _rows_table(rows), problems
+    stacked, starts, gap = _stack([raster.pixels.astype(np.int32) for _, raster in maps])
+    regions: list[list[tuple[dict, float]]] = [[] for _ in maps]
+    firsts = starts.tolist()
+    for geometry, value in shapes(stacked, transform=Affine.identity()):
+        if value != gap:  # the first vertex of a region's outer ring lies on its map's rows (start .. start + h)
+            regions[bisect.bisect_right(firsts, geometry["coordinates"][0][0][1]) - 1].append((geometry, value))
+    for (patch_id, raster), start, found in zip(maps, starts, regions, strict=True):
         parts: dict[str, int] = {}
-        for geometry, value in shapes(codes.astype(np.int32), transform=transform):
+        a, b, c, d, e, f = raster.transform[:6]
+
+        def georeference(xy: np.ndarray, c=c, f=f, a=a, b=b, d=d, e=e, start=start) -> np.ndarray:
+            col, row = xy[:, 0], xy[:, 1] - start
+            return np.stack([c + col * a + row * b, f + col * d + row * e], axis=1)
+
+        shapes_ = np.array([shapely.geometry.shape(geometry) for geometry, _ in found], dtype=object)
+        rows["geometry"] += list(shapely.to_wkb(shapely.transform(shapes_, georeference)))
+        for _, value in found:
             code = str(int(value))
             rows["patch_id"].append(patch_id)
             rows["clc_code"].append(code)
             rows["part"].append(parts.get(code, 0))
             parts[code] = parts.get(code, 0) + 1
-            rows["geometry"].append(shapely.to_wkb(shapely.geometry.shape(geometry)))
-            rows["epsg"].append(epsg)
+            rows["epsg"].append(raster.epsg or 0)
             rows["source"].append("raster")
     return _rows_table(rows), problems
+
+
+def _stack(maps: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+    """The maps one above the other in one int32 raster, each followed by a row of a gap value that no map
+    holds (-1: CLC codes are positive) and padded with it on the right; the first row of each map; the gap."""
+    gap = min(-1, *(int(m.min()) - 1 for m in maps))
+    width = max(m.shape[1] for m in maps)
+    heights = np.array([m.shape[0] + 1 for m in maps])
+    starts = np.concatenate([[0], np.cumsum(heights)[:-1]])
+    stacked = np.full((int(heights.sum()), width), gap, np.int32)
+    for m, start in zip(maps, starts, strict=True):
+        stacked[start : start + m.shape[0], : m.shape[1]] = m
+    return stacked, starts, gap
 
 
 def read_geoparquet(path: Path) -> pa.Table:

@@ -19,15 +19,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s2lake.config.models import ModelsSettings
+from s2lake.dbt import manifest_cache
 from s2lake.errors import ModelsError
 from s2lake.locks import table_locks
 from s2lake.spark import JARS_ENV, jar_folder, session_config, without_jars
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from s2lake.warehouse_fs import fsspec_fs
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 log = logging.getLogger("s2lake.models")
 
@@ -215,8 +219,8 @@ def build(
     state = state_dir(warehouse, target)
     (state / "marts").mkdir(parents=True, exist_ok=True)
     dbt_target = profile_target(settings, target)
-    args = [
-        "build",
+    project_vars = dbt_vars(settings, warehouse, absent, stats_list, report_scope)
+    common = [
         "--project-dir",
         str(PROJECT_DIR),
         "--profiles-dir",
@@ -228,8 +232,9 @@ def build(
         "--log-path",
         str(state / "logs"),
         "--vars",
-        json.dumps(dbt_vars(settings, warehouse, absent, stats_list, report_scope)),
+        json.dumps(project_vars),
     ]
+    args = ["build", *common]
     if select:
         args += ["--select", *select]
     if quiet:
@@ -240,8 +245,12 @@ def build(
     log.info("dbt build --target %s (project %s)", dbt_target, PROJECT_DIR)
     # One build at a time per warehouse: both would write the same marts and dbt's DuckDB file.
     environment = profile_env(settings, warehouse, target) | extra_env
+    # Paths of this run and warehouse: kept out of the manifest cache's key, and no manifest holding one is kept.
+    per_run = [str(v) for v in (warehouse.root, state, project_vars["source_root"], stats_list, report_scope)]
     with table_locks(warehouse, (*MARTS, *OPTIONAL_MARTS), "models build"), _environment(environment):
-        outcome = dbtRunner().invoke(args)
+        key = manifest_cache.manifest_key(PROJECT_DIR, dbt_target, project_vars, os.environ, per_run)
+        manifest = manifest_cache.load(key, state / "target") or _parse(common, key, state / "target", per_run)
+        outcome = dbtRunner(manifest=manifest).invoke(args)
     result = BuildResult(target=target, state_dir=state)
     if outcome.exception is not None:
         raise ModelsError(
@@ -268,6 +277,18 @@ def build(
             "or the settings (models.*), then rerun `s2lake models build`",
         )
     return result
+
+
+def _parse(common: list[str], key: str, target_path: Path, per_run: list[str]) -> Manifest | None:
+    """The project parsed by dbt, kept in the manifest cache; None when parsing fails (the build then parses
+    again and reports the error as any build does)."""
+    from dbt.cli.main import dbtRunner
+
+    parsed = dbtRunner().invoke(["parse", "--quiet", *common])
+    if not parsed.success or parsed.result is None:
+        return None
+    manifest_cache.store(key, parsed.result, target_path, per_run)
+    return parsed.result
 
 
 def _one_line(message: str | None, limit: int = 300) -> str:
