@@ -3,12 +3,16 @@
   (default__) and a Spark (spark__) version, chosen by adapter.dispatch.
 #}
 
-{# Sorted list of the distinct non-NULL values of `expr` in a group. #}
+{#
+  Sorted list of the distinct non-NULL values of `expr` in a group. DuckDB: list() then list_distinct, not
+  list(distinct ...): a DISTINCT aggregate keeps a second hash table of every (group, value), which with
+  ten million patches ran out of the 4 GB memory limit.
+#}
 {% macro s2lake_sorted_set(expr) %}
   {{ return(adapter.dispatch('s2lake_sorted_set', 's2lake')(expr)) }}
 {% endmacro %}
 {% macro default__s2lake_sorted_set(expr) -%}
-  coalesce(list_sort(list(distinct {{ expr }}) filter (where {{ expr }} is not null)), [])
+  coalesce(list_sort(list_distinct(list({{ expr }}) filter (where {{ expr }} is not null))), [])
 {%- endmacro %}
 {% macro spark__s2lake_sorted_set(expr) -%}
   array_sort(collect_set({{ expr }}))
@@ -100,4 +104,15 @@
 {# The last cell of that grid an open interval ending at `x` reaches (the largest k with k * 1200 < x). #}
 {% macro s2lake_cell_below(x) -%}
   ({{ s2lake_cell_floor(x) }} - case when {{ s2lake_cell_floor(x) }} * 1200.0 = {{ x }} then 1 else 0 end)
+{%- endmacro %}
+
+{# An empty list of strings (the value of a list column for a row with no element). #}
+{% macro s2lake_empty_string_list() %}
+  {{ return(adapter.dispatch('s2lake_empty_string_list', 's2lake')()) }}
+{% endmacro %}
+{% macro default__s2lake_empty_string_list() -%}
+  cast([] as varchar[])
+{%- endmacro %}
+{% macro spark__s2lake_empty_string_list() -%}
+  cast(array() as array<string>)
 {%- endmacro %}
