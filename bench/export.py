@@ -33,6 +33,7 @@ band (``rasterio.open(...).read(1)``, and ``tifffile.imread``, the faster of the
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -45,7 +46,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np
+import rasterio
 from patchgen import PeakRss, tree_rss
+from rasterio.crs import CRS
+from rasterio.transform import Affine
+
+from s2lake.sentinel2 import BANDS
+from sedona_jobs.export.geotiff import PROFILE
+
+# Above: what the floor's workers need. They are spawned and re-import this script, so the export, shard and
+# warehouse modules (and pyarrow.compute, tifffile) are imported inside the functions of the main process:
+# a worker that loaded them would be a heavier floor than the one measured.
 
 PIXELS = 2400  # 20 x 20 patches of 1200 m
 BAND_FILES = 12
@@ -75,10 +87,8 @@ def make_input(workdir: Path, products: int) -> Path:
 
 def dump_arrays(warehouse_root: Path, npy: Path) -> int:
     """Every band of every patch as ``<band>.npy`` (uint16, patches x side x side) plus the georeference."""
-    import numpy as np
     import pyarrow.compute as pc
 
-    from s2lake.sentinel2 import BANDS
     from s2lake.tables.store import TableStore
     from s2lake.warehouse import Warehouse
 
@@ -94,14 +104,6 @@ def dump_arrays(warehouse_root: Path, npy: Path) -> int:
 
 def floor_worker(npy: str, out: str, share: int, shares: int) -> int:
     """Write patches ``share::shares`` from the .npy files: the bare rasterio loop."""
-    import numpy as np
-    import rasterio
-    from rasterio.crs import CRS
-    from rasterio.transform import Affine
-
-    from s2lake.sentinel2 import BANDS
-    from sedona_jobs.export.geotiff import PROFILE
-
     place = np.load(Path(npy) / "place.npy")
     arrays = {b.name: np.load(Path(npy) / f"{b.name}.npy", mmap_mode="r") for b in BANDS}
     crs = CRS.from_epsg(int(place[0, 0]))
@@ -154,7 +156,6 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "s2lake-bench-export")
     parser.add_argument("--shard-size", type=int, default=64 * 2**20, help="bytes of pixels per shard")
     args = parser.parse_args()
-    import logging
 
     logging.getLogger("s2lake.export").setLevel(logging.ERROR)  # the "no labels run" warnings, once per run
 
@@ -226,7 +227,6 @@ def read_shards(root: Path) -> int:
 
 def read_geotiff_folders(root: Path, library: str) -> int:
     """Every patch folder of ``export ben``: one file per band, as a BigEarthNet loader opens them."""
-    import rasterio
     import tifffile
 
     from sedona_jobs.export.ben_layout import BAND_NAMES, PATCHES_DIR

@@ -80,6 +80,7 @@ def prepare(workdir: Path, polygons: int, tiles: int) -> dict:
     import shapely
 
     from s2lake.sentinel2 import PATCH_SIZE_M, PATCHES_PER_EDGE
+    from s2lake.shipped_data import SHIPPED_COUNTRIES
     from s2lake.tables.schemas import PATCHES
     from s2lake.tables.store import TableStore
     from s2lake.tiling_grid import tile_info, tiles_intersecting
@@ -87,7 +88,6 @@ def prepare(workdir: Path, polygons: int, tiles: int) -> dict:
     from sedona_jobs.labels.demo_labels import patches_bbox_3035
     from sedona_jobs.labels.patch_rows import patch_table
     from sedona_jobs.reference import load_reference, write_synthetic
-    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
     from sedona_jobs.synth.reference_layers import synth_clc
 
     warehouse = Warehouse.at(workdir / "warehouse")

@@ -43,11 +43,24 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.patchgen import PeakRss, tree_rss
+from s2lake.config.patches import PatchesSettings
+from s2lake.shipped_data import SHIPPED_COUNTRIES
+from s2lake.spark import JARS_ENV, build_session, delta_jars_available, delta_session, jar_folder, sedona_jars_available
+from s2lake.spark.cluster import APP_CONF, ClusterState
+from s2lake.tables.schemas import PATCHES
+from s2lake.tables.store import TableStore
+from s2lake.warehouse import Warehouse
+from sedona_jobs.labels import build_labels
+from sedona_jobs.labels.demo_labels import KM2_PER_POLYGON, MAX_POLYGONS, patches_bbox_3035
+from sedona_jobs.patches import build_products
+from sedona_jobs.reference import load_reference, write_synthetic
+from sedona_jobs.synth.l2a import write_l2a
+from sedona_jobs.synth.reference_layers import synth_clc
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.patchgen import PeakRss, tree_rss  # noqa: E402
-
 CLI = str(Path(sys.executable).parent / "s2lake")
 #: A run's child processes get this long (seconds) before the bench gives up on them.
 CHILD_TIMEOUT = 3600
@@ -70,8 +83,6 @@ class TreesRss(PeakRss):
 
 def products(workdir: Path, count: int, pixels: int) -> list[Path]:
     """``count`` products of tile 33UUU, one date each (generated once, then reused)."""
-    from sedona_jobs.synth.l2a import write_l2a
-
     folder = workdir / f"products-{pixels}px"
     found = []
     for n in range(count):
@@ -88,10 +99,6 @@ def products(workdir: Path, count: int, pixels: int) -> list[Path]:
 
 def build(paths: list[str], warehouse: str, mode: str, workers: int, spark: object | None) -> dict:
     """One ``patches build`` into ``warehouse``: seconds and patches per product (fails loudly)."""
-    from s2lake.config.patches import PatchesSettings
-    from s2lake.warehouse import Warehouse
-    from sedona_jobs.patches import build_products
-
     engine = "spark" if spark is not None else "sedonadb"
     settings = PatchesSettings(engine=engine, mode=mode, workers=workers)
     started = time.perf_counter()
@@ -104,9 +111,6 @@ def build(paths: list[str], warehouse: str, mode: str, workers: int, spark: obje
 
 
 def label(warehouse: str, engine: str) -> dict:
-    from s2lake.warehouse import Warehouse
-    from sedona_jobs.labels import build_labels
-
     started = time.perf_counter()
     report = build_labels(Warehouse.at(warehouse), engine=engine, country_source="countries")
     return {
@@ -121,12 +125,6 @@ def label(warehouse: str, engine: str) -> dict:
 def prepare_references(warehouse: str) -> int:
     """CLC-like polygons around the patches (sized as ``s2lake demo`` sizes them) and the shipped
     countries, as ``s2lake reference synth clc`` and ``reference load countries`` write them."""
-    from s2lake.warehouse import Warehouse
-    from sedona_jobs.labels.demo_labels import KM2_PER_POLYGON, MAX_POLYGONS, patches_bbox_3035
-    from sedona_jobs.reference import load_reference, write_synthetic
-    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
-    from sedona_jobs.synth.reference_layers import synth_clc
-
     target = Warehouse.at(warehouse)
     bbox = patches_bbox_3035(target)
     count = int(min(max((bbox[2] - bbox[0]) * (bbox[3] - bbox[1]) / 1e6 / KM2_PER_POLYGON, 100), MAX_POLYGONS))
@@ -152,8 +150,6 @@ def run_embedded(setup: dict) -> dict:
 
 def run_spark(setup: dict) -> dict:
     """Session start, one warm-up build per mode, then the timed builds (and labels when Sedona is there)."""
-    from s2lake.spark import JARS_ENV, delta_session, jar_folder, sedona_jars_available
-
     # The Delta-only session takes its jars from the environment; point it at the Maven-resolved folder.
     os.environ.setdefault(JARS_ENV, str(jar_folder()))
     master, run, workers = setup["master"], setup["run"], setup["workers"]
@@ -178,9 +174,6 @@ def run_spark(setup: dict) -> dict:
 def spark_labels(setup: dict, conf: dict, warehouse: str) -> dict:
     """``labels build --engine spark`` on the Spark-built patches with the embedded run's reference tables:
     a Sedona session (``labels build`` picks up the active one), a warm-up run, then the timed run."""
-    from s2lake.spark import build_session
-    from s2lake.warehouse import Warehouse
-
     source = Warehouse.at(setup["embedded_warehouse"]).reference_uri("")
     shutil.copytree(source, Warehouse.at(warehouse).reference_uri(""), dirs_exist_ok=True)
     with TreesRss(*setup["watch"]) as rss:
@@ -219,8 +212,6 @@ def spawn(kind: str, setup: dict) -> dict:
 
 def cluster_up(folder: Path) -> tuple[dict, float]:
     """``s2lake cluster up --no-thrift`` as a user runs it; returns (state, seconds)."""
-    from s2lake.spark.cluster import ClusterState
-
     started = time.perf_counter()
     done = subprocess.run([CLI, "cluster", "up", "--dir", str(folder), "--no-thrift"], capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -238,10 +229,6 @@ def cluster_down(folder: Path) -> None:
 
 def patch_rows(warehouse: str):
     """The patches table without pixel arrays, in patch_id order (what the engines must agree on)."""
-    from s2lake.tables.schemas import PATCHES
-    from s2lake.tables.store import TableStore
-    from s2lake.warehouse import Warehouse
-
     columns = [name for name in PATCHES.schema.names if name not in PIXEL_COLUMNS]
     return TableStore(Warehouse.at(warehouse)).read("patches", columns=columns).sort_by("patch_id")
 
@@ -294,8 +281,6 @@ def report(results: dict[str, dict], cluster_seconds: float | None, args: argpar
             parts.insert(0, f"cluster up {cluster_seconds:.1f} s")
         print(f"{name:<18}{'; '.join(parts)}; fixed ~ {extra:.1f} s per session")
 
-    from s2lake.spark import sedona_jars_available
-
     embedded = results["embedded"]
     labels = embedded["labels"]
     print(
@@ -328,9 +313,6 @@ def main() -> None:
     if args.child:
         child(args.child, json.loads(args.setup))
         return
-
-    from s2lake.spark import delta_jars_available
-    from s2lake.spark.cluster import APP_CONF
 
     missing = delta_jars_available()
     if missing:

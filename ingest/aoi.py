@@ -16,7 +16,7 @@ from shapely.geometry import shape
 from shapely.ops import unary_union
 
 from s2lake.errors import ConfigError
-from s2lake.tiling_grid import TILE
+from s2lake.tiling_grid import TILE, tile_info
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,6 @@ def _tile(text: str, where: str) -> str:
 
 def _tiles_footprint(tiles: tuple[str, ...]) -> str:
     """Union of the tiles' footprints from the ESA grid (unknown tiles raise a ConfigError there)."""
-    from s2lake.tiling_grid import tile_info
-
     return unary_union([tile_info(tile).footprint_lonlat for tile in tiles]).wkt
 
 

@@ -23,6 +23,7 @@ from s2lake.errors import S2LakeError
 from s2lake.product_names import ProductName
 from s2lake.tables.schemas import PRODUCTS
 from s2lake.tables.store import TableStore
+from s2lake.tiling_grid import tile_info
 from s2lake.warehouse import Warehouse
 from s2lake.warehouse_fs import fsspec_fs
 
@@ -69,7 +70,6 @@ def _epsg(tile: str | None) -> int | None:
     """EPSG code of the tile's UTM zone, from the ESA tiling grid (None for unknown tiles)."""
     if not tile:
         return None
-    from s2lake.tiling_grid import tile_info
 
     try:
         return tile_info(tile).epsg

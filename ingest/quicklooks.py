@@ -15,6 +15,7 @@ not trusted: a 200 answer may be an HTML error page), so a file with the final n
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -92,13 +93,7 @@ class QuicklookFetcher:
         self.folder = folder
         self.catalogues: dict[str, Catalogue] = {m.name: open_catalogue(m) for m in mirrors if m.enabled}
         self.slots = Slots({m.name: m.max_connections for m in mirrors if m.enabled}, self.cfg.max_connections)
-        self.limits = TransferLimits(
-            stall_rate=self.cfg.stall_rate_bytes,
-            stall_window=self.cfg.stall_window_seconds,
-            deadline_base=self.cfg.deadline_base_seconds,
-            deadline_rate=self.cfg.deadline_rate_bytes,
-            max_bytes=MAX_QUICKLOOK_BYTES,
-        )
+        self.limits = dataclasses.replace(TransferLimits.from_settings(self.cfg), max_bytes=MAX_QUICKLOOK_BYTES)
         self.refused: dict[str, str] = {}  # mirror -> why its credentials are not usable (for every product)
         self.report = QuicklookReport()
         self._lock = threading.Lock()

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from s2lake.errors import ProductError
 from s2lake.product_names import STEM_PATTERN, is_time, stem
 from s2lake.sentinel2 import MISSIONS, PATCH_SIZE_M
+from s2lake.tiling_grid import tile_with_origin
 
 #: Baseline BigEarthNet v2 ids carry (its tiles were processed to L2A by sen2cor, which writes N9999).
 V2_BASELINE = "99.99"
@@ -154,6 +155,4 @@ class V1TileSource:
 def tile_by_origin(epsg: int, ulx: float, uly: float, col: int, row: int) -> str | None:
     """The tile whose origin lies ``col``/``row`` patches up-left of a patch corner (the tiling grid), or
     None: how a v1 patch without labels_metadata.json still finds its tile."""
-    from s2lake.tiling_grid import tile_with_origin
-
     return tile_with_origin(epsg, ulx - col * PATCH_SIZE_M, uly + row * PATCH_SIZE_M)

@@ -22,6 +22,9 @@ import logging
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.fs as pafs
+from deltalake.exceptions import DeltaError
 
 from s2lake.errors import WarehouseError
 from s2lake.tables.store import BROKEN_TABLE_FIX, TableStore, sql_literal
@@ -103,10 +106,6 @@ def _register_dataset(con: duckdb.DuckDBPyConnection, store: TableStore, name: s
     The dataset reads through hdfs-native (:func:`~s2lake.warehouse_fs.arrow_fs`), not delta-rs's own
     pyarrow file system handler, whose threads can outlive the interpreter (see ``TableStore.read``).
     """
-    import pyarrow as pa
-    import pyarrow.fs as pafs
-    from deltalake.exceptions import DeltaError
-
     uri = store.uri(name)
     try:
         fs, root = arrow_fs(uri)

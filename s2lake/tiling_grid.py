@@ -12,14 +12,12 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow.parquet as pq
+import shapely
 
 from s2lake.errors import ConfigError
-
-if TYPE_CHECKING:
-    import shapely
 
 GRID_FILE = Path(__file__).with_name("data") / "s2_tiling_grid.parquet"
 TILE = re.compile(r"^T?(\d{2}[C-X][A-Z]{2})$")
@@ -46,8 +44,6 @@ class _Grid:
 
 @cache
 def _grid() -> _Grid:
-    import pyarrow.parquet as pq
-
     # ParquetFile.read and to_pylist avoid pyarrow.dataset and pandas: a second less at start-up.
     table = pq.ParquetFile(GRID_FILE).read()
     tiles = np.array(table["tile"].to_pylist())
@@ -64,8 +60,6 @@ def _grid() -> _Grid:
 @cache
 def _footprint_index() -> tuple[np.ndarray, shapely.STRtree]:
     """Parsed footprints and their R-tree, built only when an area is searched (it takes a second)."""
-    import shapely
-
     footprints = shapely.from_wkb(_grid().footprints_wkb)
     return footprints, shapely.STRtree(footprints)
 
@@ -94,7 +88,6 @@ def tile_info(tile: str) -> TileInfo:
             fix="check the tile name: the grid has latitude bands C to X (80°S to 84°N) and the 100 km "
             "squares of each UTM zone",
         )
-    import shapely
 
     footprint = shapely.from_wkb(grid.footprints_wkb[i])
     return TileInfo(name, int(grid.epsg[i]), float(grid.ulx[i]), float(grid.uly[i]), footprint)

@@ -29,6 +29,7 @@ def is_hdfs(uri: str) -> bool:
 def fsspec_fs(uri: str) -> tuple[AbstractFileSystem, str]:
     """An fsspec file system for ``uri`` and the path within it."""
     if is_hdfs(uri):
+        # lazy: hdfs-native costs ~0.13 s to import; only hdfs:// and viewfs:// warehouses need it
         from hdfs_native.fsspec import HdfsFileSystem, ViewfsFileSystem
 
         kind = HdfsFileSystem if urlparse(uri).scheme == "hdfs" else ViewfsFileSystem

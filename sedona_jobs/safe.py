@@ -411,6 +411,7 @@ class RasterHeader:
 def read_header(band: BandFile, kind: str, fix: str) -> RasterHeader:
     """Open ``band`` with rasterio for its header only; an unreadable file is a :class:`ProductError`
     saying it is not a readable ``kind``, with ``fix``."""
+    # lazy: rasterio costs ~0.4 s to import; ingest parses SAFE metadata with this module and never reads a band
     import rasterio
     from rasterio.errors import RasterioError
 

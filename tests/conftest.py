@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from s2lake.spark import jar_folder
+from s2lake.spark.jars import resolve
 from s2lake.warehouse import Warehouse
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -30,9 +32,6 @@ def spark_jars() -> Path:
 
     s2lake's sessions find it by themselves; a machine without Maven fails here with the fix, never skips.
     """
-    from s2lake.spark import jar_folder
-    from s2lake.spark.jars import resolve
-
     return jar_folder() or resolve("spark")
 
 

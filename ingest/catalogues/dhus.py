@@ -39,6 +39,7 @@ class DhusCatalogue(Catalogue):
     @property
     def api(self):
         if self._api is None:
+            # lazy: sentinelsat costs ~0.3 s to import; only DHuS mirrors use it
             from sentinelsat import SentinelAPI
 
             api = SentinelAPI(None, None, api_url=self.api_url, show_progressbars=False, timeout=60)
@@ -51,6 +52,7 @@ class DhusCatalogue(Catalogue):
         return self._api
 
     def _query(self, **kwargs: object) -> dict:
+        # lazy: sentinelsat costs ~0.3 s to import; only DHuS mirrors use it
         from sentinelsat.exceptions import SentinelAPIError
 
         self.limiter.wait()
@@ -100,6 +102,7 @@ class DhusCatalogue(Catalogue):
         """
         if offer.size is not None:
             return offer
+        # lazy: sentinelsat costs ~0.3 s to import; only DHuS mirrors use it
         from sentinelsat.exceptions import InvalidKeyError, SentinelAPIError, UnauthorizedError
 
         self.limiter.wait()

@@ -107,6 +107,7 @@ def file_assets(assets: dict[str, Any], safe_name: str) -> dict[str, str]:
 
 class StacCatalogue(Catalogue):
     def _client(self):
+        # lazy: pystac-client costs ~0.5 s to import; only STAC mirrors use it
         from pystac_client import Client
         from pystac_client.stac_api_io import StacApiIO
 

@@ -84,6 +84,7 @@ def read_geotiff(path: Path) -> Raster:
 
 
 def read_with_rasterio(path: Path) -> Raster:
+    # lazy: rasterio's import costs ~0.4 s; only files the hand parser above does not read need it
     import rasterio
 
     with rasterio.open(path, driver="GTiff") as src:  # no probing of the other drivers

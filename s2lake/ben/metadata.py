@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
+from s2lake.ben.patch_reader import acquisition_time
+from s2lake.ben_names import PatchId
 from s2lake.errors import ProductError
 from s2lake.tables.schemas import BEN_METADATA
 
@@ -34,6 +38,7 @@ V1_SOURCE = "labels_metadata.json"
 
 @cache
 def _codes() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+    # lazy: s2lake imports sedona_jobs only inside functions (the layering rule in the README)
     from sedona_jobs.reference.codelists import ben19_labels, ben19_of_code, clc_code_of_name
 
     return clc_code_of_name(), ben19_of_code(), frozenset(ben19_labels())
@@ -81,8 +86,6 @@ def read_v2_metadata(path: Path) -> pa.Table:
 
 
 def _tile_of(patch_id: str | None) -> str | None:
-    from s2lake.ben_names import PatchId
-
     parsed = PatchId.parse(patch_id or "")
     return parsed.tile if parsed else None
 
@@ -95,11 +98,6 @@ def v1_to_v2(metadata: pa.Table) -> dict[str, str]:
 
 def v1_rows(found: list[dict]) -> pa.Table:
     """Rows of v1 labels_metadata.json files (as the patch reader returned them, with their patch_id)."""
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    from s2lake.ben.patch_reader import acquisition_time
-
     code_of, ben19_of, _ = _codes()
     out: dict[str, list] = {name: [] for name in BEN_METADATA.schema.names}
     for meta in found:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import shapely
 
 from s2lake.ben.geotiff_reader import Raster, read_geotiff
 from s2lake.ben_names import BenV1Name, PatchId, V1TileSource, tile_by_origin
@@ -216,8 +217,6 @@ def _band_stats(columns: list[_BandColumn]) -> pa.ListArray:
 def _batch(
     rows: list[tuple[Identity, int, tuple[float, float, float, float]]], bands: dict[str, list[np.ndarray | None]]
 ) -> pa.RecordBatch:
-    import shapely
-
     columns = [_band_column(bands[b.name]) for b in BANDS]
     ulx, uly, lrx, lry = (np.array([r[2][i] for r in rows], dtype=np.float64) for i in range(4))
     # A patch without one readable band has no georeference: its footprint is an empty polygon.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import shapely
 
 from s2lake.ben.geotiff_reader import read_geotiff
 from s2lake.errors import ProductError
@@ -44,7 +45,7 @@ def _rows_table(rows: dict[str, list]) -> pa.Table:
 
 def polygonise(paths: list[str]) -> tuple[pa.Table, list[str]]:
     """Raster maps -> rows (run in the import's workers); unreadable files become problem lines."""
-    import shapely
+    # lazy: rasterio's import costs ~0.4 s; only raster reference maps need it
     from rasterio.features import shapes
     from rasterio.transform import Affine
 
@@ -73,6 +74,7 @@ def polygonise(paths: list[str]) -> tuple[pa.Table, list[str]]:
 
 def read_geoparquet(path: Path) -> pa.Table:
     """A GeoParquet file of class polygons -> rows; :class:`ProductError` when it is not one."""
+    # lazy: geopandas costs ~2 s to import; only GeoParquet reference maps need it
     import geopandas as gpd
 
     try:

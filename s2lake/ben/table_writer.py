@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from deltalake.transaction import AddAction, RemoveAction
 
 from s2lake.tables.schemas import TableSpec
 from s2lake.tables.store import TableStore
@@ -208,8 +209,6 @@ class StagedReplace:
 
     def commit(self) -> int:
         """One transaction: the new files in, the old rows with the same patch_ids out. Returns rows added."""
-        from deltalake.transaction import AddAction
-
         try:
             removes = self._replace_old()
             files = [*self.files, *self.local.close()]
@@ -256,8 +255,6 @@ class StagedReplace:
     def _replace_old(self) -> list:
         """Remove actions for old files holding new ids; old files also holding other ids are rewritten
         without the new ones first (their rewrites join the new files)."""
-        from deltalake.transaction import RemoveAction
-
         old = pa.table(self.table.get_add_actions(flatten=True)).to_pylist()
         ordered = sorted(self.ids)
         now = int(time.time() * 1000)

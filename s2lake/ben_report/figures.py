@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from s2lake.ben_report.html import write_html
 from s2lake.config.models import ModelsSettings
 from s2lake.dbt.runner import build, state_dir
 from s2lake.dbt.split_export import write_split_csv
@@ -65,8 +66,6 @@ def report(
     if split_out is not None:
         result.split_counts = write_split_csv(warehouse, split_out, validation="merge")
     if html_out is not None:
-        from s2lake.ben_report.html import write_html
-
         write_html(warehouse, result.figures, html_out, scope)
         result.html = html_out
     return result

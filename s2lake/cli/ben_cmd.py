@@ -10,6 +10,7 @@ import typer
 
 from s2lake.cli import ben_report_cmd
 from s2lake.cli.context import AppContext, ExitCode, app_context, emit, friendly_errors
+from s2lake.logs import progress
 
 if TYPE_CHECKING:
     from s2lake.ben.importer import ImportReport
@@ -76,7 +77,6 @@ def run_import(
 ) -> ImportReport:
     """The import with progress bars, its problems logged at WARNING (shared by `ben import` and `ben report`)."""
     from s2lake.ben.importer import import_dataset
-    from s2lake.logs import progress
 
     with progress() as bar:
         tasks: dict[str, object] = {}

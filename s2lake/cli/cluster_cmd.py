@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from s2lake.cli.context import app_context, emit, friendly_errors
+from s2lake.errors import ConfigError
 
 app = typer.Typer(
     help="Local cluster on 127.0.0.1: HDFS, Spark standalone master and worker, Thrift server, YARN on request."
@@ -20,7 +21,6 @@ DirOption = Annotated[
 
 
 def _folder(ctx: typer.Context, folder: Path | None) -> Path:
-    from s2lake.errors import ConfigError
     from s2lake.spark.cluster import default_folder
 
     if folder is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import typer
+import yaml
 
 from s2lake.cli.context import app_context, friendly_errors
+from s2lake.config.masking import masked
 
 app = typer.Typer(help="Inspect the effective configuration (flags > S2LAKE_* env > file > defaults).")
 
@@ -20,9 +22,5 @@ def show(ctx: typer.Context) -> None:
 
       S2LAKE_WAREHOUSE=/data/lake s2lake --config s2lake.yaml config show
     """
-    import yaml
-
-    from s2lake.config.masking import masked
-
     data = app_context(ctx).settings.model_dump(mode="json")
     typer.echo(yaml.safe_dump(masked(data), sort_keys=False))

@@ -14,6 +14,9 @@ from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from s2lake.config import Settings
 from s2lake.config.masking import masked
@@ -142,9 +145,6 @@ def emit(rows: list[dict[str, Any]], fmt: str, title: str | None = None, columns
             writer.writeheader()
         writer.writerows(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
     table = Table(title=title, show_lines=False)
     for key in names:

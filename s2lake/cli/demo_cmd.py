@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 
 from s2lake.cli.context import AppContext, app_context, emit, friendly_errors
+from s2lake.errors import S2LakeError
+from s2lake.logs import console
 
 #: The question the demo asks the warehouse at the end: which scene classes the patches contain.
 SAMPLE_SQL = """\
@@ -52,7 +54,6 @@ def synthesise(run: DemoRun) -> None:
 
 def cut_patches(run: DemoRun) -> None:
     """Cut the product into patches (``s2lake patches build --replace``): one Delta commit."""
-    from s2lake.errors import S2LakeError
     from sedona_jobs.patches import build_products
 
     [outcome] = build_products([run.product], run.app.warehouse, run.app.settings.patches, replace=True)
@@ -133,7 +134,6 @@ def demo(
 
       s2lake -w /tmp/demo-lake demo --pixels 10980 --workdir /tmp/demo-products
     """
-    from s2lake.logs import console
     from s2lake.tables.store import TableStore
 
     run = DemoRun(app_context(ctx), workdir.resolve(), pixels)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from s2lake.cli.context import app_context, friendly_errors
+from s2lake.logs import progress
 
 app = typer.Typer(help="Write datasets (BigEarthNet v2 trees, zipped partitions) from the warehouse.")
 
@@ -35,7 +36,6 @@ def ben(
 
     Example: s2lake export ben ben-33UUU --where "tile = '33UUU'" --zip-per 1000
     """
-    from s2lake.logs import progress
     from sedona_jobs.export.ben_export import export_ben
 
     with progress() as bar:
@@ -67,7 +67,6 @@ def extract(
 
       s2lake export extract ben-zips/ BigEarthNet-v2/ --workers 4
     """
-    from s2lake.logs import progress
     from sedona_jobs.export.zip_parts import extract_zips
 
     with progress() as bar:

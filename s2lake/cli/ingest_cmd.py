@@ -18,6 +18,7 @@ import typer
 
 from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors, with_flags
 from s2lake.errors import ConfigError
+from s2lake.logs import console, progress
 
 app = typer.Typer(
     help="Search DHuS, CDSE OData and STAC catalogues at once; select, download and land products.",
@@ -145,7 +146,6 @@ def search(
     from ingest.aoi import load_aoi
     from ingest.catalogues import SearchQuery
     from ingest.search import search_all
-    from s2lake.logs import console
 
     settings = with_flags(ctx, app_context(ctx).settings.ingest, level=level and level.upper(), max_cloud=max_cloud)
     area = load_aoi(aoi)
@@ -337,7 +337,6 @@ def get(
     from ingest.job import run_lock
     from ingest.ranking import latest_ranks
     from ingest.scheduler import Scheduler
-    from s2lake.logs import progress
     from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)
@@ -392,7 +391,6 @@ def run(
       s2lake ingest run job.yaml --bands all --json
     """
     from ingest.job import load_job, run_job
-    from s2lake.logs import progress
     from s2lake.spark.metastore import register_after_build
 
     app_ctx = app_context(ctx)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from s2lake.cli.context import ExitCode, app_context, emit, friendly_errors, with_flags
+from s2lake.logs import progress
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -99,8 +100,6 @@ def build(
 @contextmanager
 def _progress_hook(total: int) -> Iterator[Callable[[str, int, int], None]]:
     """Progress bars on stderr: one overall (products) and one per product (patch rows)."""
-    from s2lake.logs import progress
-
     with progress() as bar:
         overall = bar.add_task("products", total=total)
         tasks: dict[str, TaskID] = {}

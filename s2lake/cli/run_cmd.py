@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from s2lake.cli.context import JsonFlag, app_context, emit, friendly_errors
+from s2lake.logs import console, progress
 
 
 @friendly_errors
@@ -49,7 +50,6 @@ def run(
     Cron and systemd timer set-ups: docs/ingest.md, "Scheduling".
     """
     from ingest.job import load_job
-    from s2lake.logs import console, progress
     from s2lake.pipeline import StepReport, run_pipeline
 
     app_ctx = app_context(ctx)

@@ -10,6 +10,7 @@ import typer
 
 from s2lake.cli.context import app_context, friendly_errors
 from s2lake.errors import ExportError
+from s2lake.logs import progress
 
 _UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
@@ -40,7 +41,6 @@ def shards(
 
     Example: s2lake export shards shards-train --split train --format parquet
     """
-    from s2lake.logs import progress
     from s2lake.shards import export_shards
 
     with progress() as bar:

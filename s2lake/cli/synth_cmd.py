@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from s2lake.cli.context import friendly_errors
+from s2lake.logs import console, progress
 
 app = typer.Typer(help="Generate realistic synthetic Sentinel-2 products (SAFE layout, JPEG 2000 bands).")
 
@@ -52,7 +53,6 @@ def l2a(
 
     Example: s2lake synth l2a ./products --tile 33UUU --date 2018-05-10 --pixels 1200 --nodata-fraction 0.1
     """
-    from s2lake.logs import console, progress
     from sedona_jobs.synth.l2a import write_l2a
     from sedona_jobs.synth.l2a.product import band_layers
 

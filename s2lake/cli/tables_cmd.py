@@ -9,6 +9,7 @@ import typer
 
 from s2lake.cli.context import FormatOption, JsonFlag, app_context, emit, friendly_errors, output_format
 from s2lake.errors import WarehouseError
+from s2lake.logs import console
 
 log = logging.getLogger("s2lake.tables")
 
@@ -131,7 +132,6 @@ def _reference_rows(store: TableStore) -> list[dict[str, Any]]:
 
 def _warn_pending_label_runs(store: TableStore) -> None:
     """Say so when the label tables hold rows of a run that is not complete (readers skip them)."""
-    from s2lake.logs import console
     from sedona_jobs.labels.runs import pending_runs
 
     current, pending = pending_runs(store)

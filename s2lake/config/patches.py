@@ -35,4 +35,6 @@ class PatchesSettings(BaseModel):
         "manifest.safe before cutting. Off saves one read of every band, but damaged bands that still decode "
         "go into the patches unnoticed.",
     )
-    strip_rows: int = Field(10, ge=1, description="Patch rows decoded per read; bounds memory (~15 MB per row).")
+    strip_rows: int = Field(
+        10, ge=1, description="Patch rows decoded per read; bounds memory (~30 MB per row as int32, 3 strips ahead)."
+    )

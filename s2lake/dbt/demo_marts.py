@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 
 from s2lake.config.models import ModelsSettings
+from s2lake.dbt.runner import build
+from s2lake.duckdb_session import connect
 from s2lake.warehouse import Warehouse
 
 
@@ -21,9 +23,6 @@ class MartsReport:
 
 def demo_step(settings: ModelsSettings, warehouse: Warehouse) -> MartsReport:
     """``s2lake models build`` on the duckdb target, then the headline figures of the marts."""
-    from s2lake.dbt.runner import build
-    from s2lake.duckdb_session import connect
-
     start = time.perf_counter()
     result = build(settings, warehouse, target="duckdb", quiet=True)
     seconds = time.perf_counter() - start

@@ -24,7 +24,10 @@ from typing import Any
 from s2lake.config.models import ModelsSettings
 from s2lake.errors import ModelsError
 from s2lake.locks import table_locks
+from s2lake.spark import JARS_ENV, jar_folder, session_config, without_jars
+from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from s2lake.warehouse_fs import fsspec_fs
 
 log = logging.getLogger("s2lake.models")
 
@@ -231,6 +234,7 @@ def build(
         args += ["--select", *select]
     if quiet:
         args.append("--quiet")
+    # lazy: dbt costs seconds to import; only a build runs it
     from dbt.cli.main import dbtRunner
 
     log.info("dbt build --target %s (project %s)", dbt_target, PROJECT_DIR)
@@ -279,8 +283,6 @@ def session_target_conf(settings: ModelsSettings) -> dict[str, str]:
     Without a jar folder the session is plain Spark (:func:`s2lake.spark.without_jars`), which serves Parquet
     sources and marts only: resolving spark.jars.packages at session start would download behind the user's back.
     """
-    from s2lake.spark import JARS_ENV, jar_folder, session_config, without_jars
-
     if jar_folder() is not None:
         return session_config()
     if settings.spark_file_format == "delta" or settings.source_format == "delta":
@@ -313,11 +315,8 @@ def _absent_sources(settings: ModelsSettings, warehouse: Warehouse) -> list[str]
     tables may be absent, judged by their folders; dbt reports any other missing source itself.
     """
     if settings.source_root is not None:
-        from s2lake.warehouse_fs import fsspec_fs
-
         fs, root = fsspec_fs(settings.source_root)
         return [name for name in BEN_SOURCES if not fs.exists(f"{root}/{name}")]
-    from s2lake.tables.store import TableStore
 
     store = TableStore(warehouse)
     names = [*REQUIRED_SOURCES, *SAFE_SOURCES, *BEN_SOURCES]

@@ -4,6 +4,9 @@ Every step finds its work in the warehouse itself, not in what an earlier step o
 products landed and not yet patched (``products.status = 'landed'``), patches no complete label run has
 labelled, marts whose inputs changed since their last build. A run killed anywhere therefore leaves work
 the next run picks up, and a run with nothing new writes nothing.
+
+The steps import ``ingest`` and ``sedona_jobs`` inside their functions: the core imports neither at module level
+(the layering rule in the README).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from s2lake.config import Settings
+from s2lake.dbt.runner import build
 from s2lake.pipeline.marts_inputs import marts_inputs, marts_up_to_date, record_build
 from s2lake.pipeline.report import StepReport
 from s2lake.tables.schemas import PATCHES, PRODUCTS
@@ -133,8 +137,6 @@ def labels_step(ctx: PipelineContext) -> StepReport:
 
 def marts_step(ctx: PipelineContext) -> StepReport:
     """Rebuild the dbt marts (``s2lake models build``) when what they read has changed."""
-    from s2lake.dbt.runner import build
-
     step = StepReport("marts")
     if ctx.store.open("label_runs") is None:
         step.status, step.detail = "skipped", "no labels yet: the marts need them"

@@ -12,25 +12,22 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
+from pyproj import Transformer
 
-import s2lake
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 
 MAP_WIDTH, MAP_HEIGHT = 720, 480
 MAP_PATCH_LIMIT = 5000
 SPLIT_COLOURS = {"train": "#1b9e77", "validation": "#7570b3", "test": "#d95f02", "not in dataset": "#bbbbbb"}
-COUNTRIES = Path(s2lake.__file__).parent / "data" / "countries" / "ne_admin0_europe.geojson"
 
 
 def lonlat_centres(bounds: pa.Table) -> tuple[np.ndarray, np.ndarray, float]:
     """Centres of patches (columns epsg, ulx, uly, lrx, lry) in lon/lat, and the largest edge in degrees."""
-    from pyproj import Transformer
-
     lon = np.empty(bounds.num_rows)
     lat = np.empty(bounds.num_rows)
     cx = ((bounds["ulx"].to_numpy() + bounds["lrx"].to_numpy()) / 2).astype(float)
@@ -84,7 +81,7 @@ def country_shapes(frame: MapFrame) -> list[CountryShape]:
     """The shipped countries clipped to the frame, in px, simplified to half a pixel."""
     box = shapely.box(*frame.lonlat_box())
     shapes = []
-    for feature in json.loads(COUNTRIES.read_text(encoding="utf-8"))["features"]:
+    for feature in json.loads(SHIPPED_COUNTRIES.read_text(encoding="utf-8"))["features"]:
         geometry = shapely.geometry.shape(feature["geometry"])
         if not geometry.intersects(box):
             continue

@@ -1,21 +1,19 @@
 """Small true-colour PNGs of sample patches (B04, B03, B02), as data: URIs the page embeds.
 
 Each is the 120x120 px 10 m patch averaged 2x2 to 60x60 and stretched between the 2nd and 98th percentile
-of its valid pixels (NO_DATA stays black): about 10 kB each. The PNG is written by GDAL's PNG driver through
-rasterio, already a dependency, so no imaging library is added for it.
+of its valid pixels (NO_DATA stays black): about 10 kB each, encoded by :mod:`s2lake.png` as the shards'
+thumbnails are.
 """
 
 from __future__ import annotations
 
 import base64
-import warnings
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import MemoryFile
 
+from s2lake.png import encode_rgb
 from s2lake.sentinel2 import BANDS
 
 PER_LABEL = 4
@@ -56,10 +54,4 @@ def _png_uri(bands: list[list[int] | None]) -> str:
         low, high = np.percentile(small[:, valid], [2, 98]) if valid.any() else (0.0, 1.0)
         scaled = np.clip((small - low) / max(high - low, 1.0) * 255, 0, 255)
         rgb = np.where(valid, scaled, 0).astype(np.uint8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with MemoryFile() as memory:
-            with memory.open(driver="PNG", width=rgb.shape[2], height=rgb.shape[1], count=3, dtype="uint8") as png:
-                png.write(rgb)
-            data = memory.read()
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode_rgb(rgb.transpose(1, 2, 0))).decode("ascii")

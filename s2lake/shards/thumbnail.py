@@ -9,30 +9,18 @@ Batched: the pick and the stretch run once over all patches of a shard (the stre
 lookup table computed with the float32 formula, so a DN maps to exactly the byte the formula gives);
 only the zlib call is per patch. Thumbnails were a quarter of the export's CPU when made one at a time.
 
-The PNG encoder is written by hand (a dozen lines over :mod:`zlib`): Pillow is not a dependency, and
-GDAL's PNG driver (through rasterio) took 27 ms per thumbnail here; its bytes are fixed by the pixels and
-the compression level alone (no timestamps, no text chunks).
+The PNG encoder is :mod:`s2lake.png` (shared with the report's quicklooks).
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
 
+from s2lake.png import png_from_scanlines, scanlines
 from s2lake.shards.layout import THUMBNAIL_MAX_DN, THUMBNAIL_PIXELS
-
-#: zlib level of the PNG data (fixed: part of the deterministic output). 1: a 64 px thumbnail of real
-#: reflectances compresses nearly as well as at 6, at a fraction of the time.
-PNG_LEVEL = 1
 
 #: DN -> thumbnail byte for every uint16 value.
 _STRETCH = np.clip(np.rint(np.arange(65536, dtype=np.float32) * (255.0 / THUMBNAIL_MAX_DN)), 0, 255).astype(np.uint8)
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def thumbnails(red: np.ndarray, green: np.ndarray, blue: np.ndarray, valid: np.ndarray) -> list[bytes | None]:
@@ -41,14 +29,7 @@ def thumbnails(red: np.ndarray, green: np.ndarray, blue: np.ndarray, valid: np.n
     side, size = red.shape[1], THUMBNAIL_PIXELS
     pick = ((np.arange(size) + 0.5) * side / size).astype(np.intp)
     grid = np.ix_(pick, pick)
-    # (patches, size, 1 + 3 * size): filter type 0 (none) before every scanline, as the PNG spec requires
-    rows = np.zeros((red.shape[0], size, 1 + 3 * size), np.uint8)
-    pixels = rows[:, :, 1:].reshape(red.shape[0], size, size, 3)
+    rows, pixels = scanlines(size, size, count=red.shape[0])
     for channel, band in enumerate((red, green, blue)):
         pixels[..., channel] = _STRETCH[band[:, grid[0], grid[1]]]
-    header = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
-    end = _chunk(b"IEND", b"")
-    return [
-        header + _chunk(b"IDAT", zlib.compress(rows[i].tobytes(), PNG_LEVEL)) + end if valid[i] else None
-        for i in range(len(rows))
-    ]
+    return [png_from_scanlines(rows[i]) if valid[i] else None for i in range(len(rows))]

@@ -142,6 +142,7 @@ def group_alive(pgid: int) -> bool:
 
 
 def _pyspark_home() -> Path:
+    # lazy: pyspark is the optional [spark] extra
     import pyspark
 
     return Path(pyspark.__file__).parent

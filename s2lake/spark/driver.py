@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 
+from s2lake.cli.main import app
+
 
 def main(argv: list[str]) -> None:
-    from s2lake.cli.main import app
-
     config, *command = argv
     app(["--config", config, *command], prog_name="s2lake")
 

@@ -59,6 +59,7 @@ def location_uri(warehouse: Warehouse, name: str) -> str:
 
 
 def connect(host: str, port: int) -> Any:
+    # lazy: pyhive is the optional [spark] extra
     from pyhive import hive
 
     # pyhive logs every statement at INFO, which would bury the command's own output

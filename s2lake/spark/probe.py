@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import s2lake
+
 
 def python_environment(role: str) -> dict[str, Any]:
     """Where this process's Python and s2lake live. Runs on executors: imports only what it reports on."""
-    import s2lake
-
     return {
         "role": role,
         "host": socket.gethostname(),

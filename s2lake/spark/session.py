@@ -173,6 +173,7 @@ def sedona_jars_available() -> str | None:
 
 def build_session(app_name: str = "s2lake", master: str | None = None, extra: dict[str, str] | None = None) -> Any:
     """A SparkSession with Sedona's and Delta's SQL extensions, from ``session_config``."""
+    # lazy: pyspark is the optional [spark] extra
     from pyspark.sql import SparkSession
 
     if os.environ.get(SUBMITTED_ENV):
@@ -225,6 +226,7 @@ def delta_session(app_name: str = "s2lake", master: str | None = None, extra: di
     ``PYSPARK_PYTHON`` says otherwise: a bare ``python3`` on PATH lacks numpy, pyarrow and rasterio.
     """
 
+    # lazy: pyspark is the optional [spark] extra
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -90,6 +90,7 @@ def spark_submit() -> str:
     """spark-submit of ``$SPARK_HOME`` (a cluster's Spark installation), else the one pyspark ships."""
     home = os.environ.get("SPARK_HOME")
     if not home:
+        # lazy: pyspark is the optional [spark] extra
         import pyspark
 
         home = str(Path(pyspark.__file__).parent)

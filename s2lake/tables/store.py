@@ -24,13 +24,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, QueryBuilder, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import CommitProperties, Transaction
 
 from s2lake.errors import WarehouseError, WriteConflictError
 from s2lake.tables.schemas import TableSpec
 from s2lake.warehouse import Warehouse
+from s2lake.warehouse_fs import fsspec_fs
 
 log = logging.getLogger("s2lake.tables")
 
@@ -118,7 +119,6 @@ class TableStore:
         added = [f for f in spec.schema if f.name not in present]
         if not added:
             return table
-        from deltalake import Schema
 
         fields = Schema.from_arrow(pa.schema(added)).fields
         self.committing(
@@ -229,8 +229,6 @@ class TableStore:
 
 def _named_folders(uri: str, holding: str, kind: str) -> list[str]:
     """Sub-folders of ``uri`` that hold ``holding`` (a name or glob) and are called a :data:`TABLE_NAME`."""
-    from s2lake.warehouse_fs import fsspec_fs
-
     fs, root = fsspec_fs(uri)
     if not fs.isdir(root):
         return []
@@ -259,8 +257,6 @@ def _query(table: DeltaTable, select: str, where: str | None) -> pa.Table:
     interpreter and abort the process at exit ("terminate called without an active exception",
     delta-rs issue 2184), which turns a successful command into exit code 134.
     """
-    from deltalake import QueryBuilder
-
     sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
     return pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
 

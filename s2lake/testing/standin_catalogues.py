@@ -56,8 +56,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlparse
 
 import blake3
+import numpy as np
+import yaml
+from affine import Affine
 from shapely import wkt as shapely_wkt
 from shapely.geometry import box, mapping, shape
+
+from s2lake.product_names import ProductName
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "api_responses"
 DHUS_CASSETTES = SHARED / "dhus_sentinelsat_1.0.1" / "vcr_cassettes"
@@ -128,8 +133,7 @@ class FakeProduct:
 @functools.cache
 def quicklook_image(name: str, driver: str) -> bytes:
     """A 64 x 64 RGB image written by GDAL's JPEG or PNG driver (what catalogues serve as quicklooks)."""
-    import numpy as np
-    from affine import Affine
+    # lazy: rasterio's import costs ~0.4 s; only quicklook requests need it
     from rasterio.io import MemoryFile
 
     pixels = np.random.default_rng(int(hashlib.md5(name.encode()).hexdigest()[:8], 16))
@@ -236,8 +240,6 @@ def generate_products(
 
 def product_from_safe(safe: Path, cloud: float = 10.0) -> FakeProduct:
     """Serve a real SAFE folder (e.g. from the synthetic L2A generator) as a zipped product."""
-    from s2lake.product_names import ProductName
-
     name = safe.name.removesuffix(".SAFE")
     parts = ProductName.parse(name)
     assert parts is not None, name
@@ -320,7 +322,6 @@ def _cassette_body(cassette: str, index: int = 0) -> dict | None:
     path = DHUS_CASSETTES / cassette
     if not path.is_file():
         return None
-    import yaml
 
     data = yaml.safe_load(path.read_text())
     return json.loads(data["interactions"][index]["response"]["body"]["string"])
@@ -350,7 +351,6 @@ def _recordings() -> dict[tuple, tuple[int, str]]:
     """Every recorded DHuS GET (search and product OData) by (path below the API root, query)."""
     if not DHUS_CASSETTES.is_dir():
         return {}
-    import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
     out: dict[tuple, tuple[int, str]] = {}

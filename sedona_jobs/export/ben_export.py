@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from deltalake import QueryBuilder
 
 from s2lake.errors import ExportError, QueryError
 from s2lake.sentinel2 import BANDS
@@ -40,6 +41,7 @@ from sedona_jobs.export.ben_layout import METADATA_FILE, check_patch_id
 from sedona_jobs.export.ben_metadata import metadata_table
 from sedona_jobs.export.patch_writer import start_worker, to_ipc, write_chunk, write_ipc_chunk
 from sedona_jobs.export.reference_maps import ReferenceMaps
+from sedona_jobs.export.zip_parts import zip_partitions
 
 log = logging.getLogger("s2lake.export")
 
@@ -96,8 +98,6 @@ def export_ben(
         pq.write_table(metadata_table(store, ids), partial / METADATA_FILE, compression="zstd")
         zips = 0
         if zip_per is not None:
-            from sedona_jobs.export.zip_parts import zip_partitions
-
             zips = zip_partitions(partial, ids, zip_per, workers=workers)
         partial.rename(out)
     except BaseException:
@@ -107,8 +107,6 @@ def export_ben(
 
 
 def _query(table: object, select: str, where: str | None) -> pa.RecordBatchReader:
-    from deltalake import QueryBuilder
-
     sql = f"SELECT {select} FROM patches" + (f" WHERE {where}" if where else "")
     try:
         # delta-rs answers with arro3 objects; the Arrow C stream hands them to pyarrow without a copy

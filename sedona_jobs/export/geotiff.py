@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import rasterio
+from rasterio.crs import CRS
 from rasterio.transform import Affine
 
 from s2lake.sentinel2 import NODATA_DN
@@ -56,23 +58,17 @@ def patch_transform(ulx: float, uly: float, resolution: float) -> Affine:
 
 def writer_env() -> Env:
     """The GDAL environment to hold around many :func:`write_raster` calls (entered once, not per file)."""
-    import rasterio
-
     return rasterio.Env(GDAL_NUM_THREADS=1, GDAL_PAM_ENABLED="NO")
 
 
 @functools.lru_cache(maxsize=64)
 def crs_of(epsg: int) -> CRS:
     """The CRS of an EPSG code, parsed once per process (a product's patches share one)."""
-    from rasterio.crs import CRS
-
     return CRS.from_epsg(epsg)
 
 
 def write_raster(path: Path, pixels: np.ndarray, epsg: int, transform: Affine, description: str | None = None) -> None:
     """Write one band (2-D uint16 array) with :data:`PROFILE`; call it inside :func:`writer_env`."""
-    import rasterio
-
     height, width = pixels.shape
     with rasterio.open(path, "w", width=width, height=height, crs=crs_of(epsg), transform=transform, **PROFILE) as dst:
         dst.write(pixels, 1)

@@ -18,6 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import shapely
+from rasterio.features import rasterize
+
+from s2lake.sentinel2 import PATCH_SIZE_M
+from s2lake.tables.schemas import PATCH_LANDCOVER
+from sedona_jobs.export.geotiff import patch_transform
 
 if TYPE_CHECKING:  # the export's worker processes import this module: they need neither (~150 MB of imports)
     from s2lake.tables.store import TableStore
@@ -55,7 +61,7 @@ class ReferenceMaps:
 
         ``patches``: patch_id, tile, epsg, ulx, uly, lrx, lry of the selected patches.
         """
-        from s2lake.tables.schemas import PATCH_LANDCOVER
+        # lazy: only the main process opens; the worker processes import this module and need none of these
         from s2lake.tables.store import sql_literal
         from sedona_jobs.labels.runs import pending_runs
         from sedona_jobs.reference.geoparquet import require_table, table_exists
@@ -72,12 +78,6 @@ class ReferenceMaps:
 
     def rasterise(self, patch_id: str, tile: str, epsg: int, ulx: float, uly: float) -> np.ndarray | None:
         """The patch's 120 x 120 uint16 CLC codes, or ``None`` when the labels found no coverage for it."""
-        import shapely
-        from rasterio.features import rasterize
-
-        from s2lake.sentinel2 import PATCH_SIZE_M
-        from sedona_jobs.export.geotiff import patch_transform
-
         if patch_id not in self.labelled:
             return None
         tree, geoms, codes = self._tile(tile, epsg)
@@ -101,8 +101,8 @@ class ReferenceMaps:
             return self._cache[key]
 
     def _read(self, key: tuple[str, int]) -> tuple[Any, np.ndarray, np.ndarray]:
+        # lazy: geopandas costs ~2 s to import, fsspec ~0.15 s; a worker needs them only when it reads a tile
         import geopandas as gpd
-        import shapely
 
         from s2lake.warehouse_fs import arrow_fs
 
@@ -115,6 +115,7 @@ class ReferenceMaps:
 
 def _extents_3035(patches: pa.Table) -> dict[tuple[str, int], tuple[float, float, float, float]]:
     """Per (tile, epsg): the EPSG:3035 bbox of its patches' corners, 1 m larger (UTM edges curve a little)."""
+    # lazy: only the main process computes extents; pyproj would add ~14 MB to every export worker
     from pyproj import Transformer
 
     extents: dict[tuple[str, int], tuple[float, float, float, float]] = {}

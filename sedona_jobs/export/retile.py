@@ -18,6 +18,9 @@ import string
 from pathlib import Path
 
 import numpy as np
+import rasterio
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
 
 from s2lake.errors import ExportError
 
@@ -41,10 +44,6 @@ def _side(parts: int) -> int:
 
 def retile(source: Path, out_dir: Path, parts: int = 4) -> list[Path]:
     """Write the ``parts`` sub-patches of ``source`` into ``out_dir`` and return their paths, in order."""
-    import rasterio
-    from rasterio.windows import Window
-    from rasterio.windows import transform as window_transform
-
     k = _side(parts)
     source, out_dir = Path(source), Path(out_dir)
     try:
@@ -98,8 +97,6 @@ def retile(source: Path, out_dir: Path, parts: int = 4) -> list[Path]:
 
 def _verify(paths: list[Path], k: int, original: np.ndarray, bounds: object, crs: object, source: Path) -> None:
     """Read the parts back: they must tile the original's bounds corner to corner, and its pixels."""
-    import rasterio
-
     rows: list[list[np.ndarray]] = [[] for _ in range(k)]
     width = (bounds.right - bounds.left) / k
     height = (bounds.top - bounds.bottom) / k

@@ -18,6 +18,8 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from s2lake.errors import ConfigError, ProductError, ReferenceDataError
 from s2lake.locks import table_locks
@@ -258,8 +260,6 @@ def _sql_suffix(source: str) -> str:
 
 def _check_epsg(engine: Engine, skip_unknown: bool) -> int:
     """Fail (or, with ``skip_unknown``, leave out) patches whose EPSG code PROJ does not know."""
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
 
     counts = engine.query(
         "SELECT epsg, COUNT(*) AS n, MIN(tile) AS tile FROM patches_in GROUP BY epsg ORDER BY epsg"

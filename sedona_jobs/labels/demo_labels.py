@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import shapely
+from pyproj import Transformer
 
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.build import LabelsReport, build_labels
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.reference.loader import load_reference
 from sedona_jobs.reference.writer import write_synthetic
 from sedona_jobs.synth.reference_layers import synth_clc
@@ -20,8 +22,6 @@ MAX_POLYGONS = 200_000
 
 def patches_bbox_3035(warehouse: Warehouse, margin_m: float = 2_000) -> tuple[float, float, float, float]:
     """Bounding box (EPSG:3035) of every patch footprint, plus a margin."""
-    import shapely
-    from pyproj import Transformer
 
     patches = TableStore(warehouse).read("patches", columns=["epsg", "footprint"])
     epsg = np.asarray(patches.column("epsg"))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import shapely
 
 from s2lake.sentinel2 import PATCH_SIZE_M
 from s2lake.tables.schemas import PATCHES
@@ -17,7 +18,6 @@ from s2lake.tables.schemas import PATCHES
 
 def patch_table(rows: Sequence[tuple[str, str, int, float, float]]) -> pa.Table:
     """``rows`` of (patch_id, tile, epsg, ulx, uly) → a PATCHES-schema table of 1200 m squares."""
-    import shapely
 
     n = len(rows)
     ulx = [r[3] for r in rows]

@@ -32,9 +32,11 @@ def id_prefix(product: L2AProduct) -> str:
 
 
 def _pixel_lists(pixels: np.ndarray, value_type: pa.DataType) -> pa.ListArray:
+    """Zero-copy: the strip's int32 (bands) / uint8 (SCL, classes < 128) pixels are viewed as the column's type,
+    so the list array wraps the strip's memory (which may be shared memory a worker decoded into)."""
     n, size = pixels.shape
     offsets = pa.array(np.arange(n + 1, dtype=np.int32) * size)
-    values = pa.array(pixels.reshape(-1).astype(value_type.to_pandas_dtype()), type=value_type)
+    values = pa.array(pixels.reshape(-1).view(value_type.to_pandas_dtype()), type=value_type)
     return pa.ListArray.from_arrays(offsets, values)
 
 

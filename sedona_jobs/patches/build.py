@@ -23,7 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import pyarrow as pa
+import shapely
+from pyproj import Transformer
 
 from s2lake.config.patches import PatchesSettings
 from s2lake.errors import (
@@ -40,8 +43,18 @@ from s2lake.sentinel2 import ALL_LAYERS
 from s2lake.tables.schemas import PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
+from sedona_jobs.patches.batches import strip_batches
 from sedona_jobs.patches.patch_grid import PatchGrid, grid_of
+from sedona_jobs.patches.stac_item import is_stac_item, open_item
+from sedona_jobs.patches.workers import (
+    band_parallel_strips,
+    configure_gdal,
+    local_strips,
+    stage_product,
+    staged_batches,
+)
 from sedona_jobs.patches.writer import commit_product
+from sedona_jobs.safe import open_product
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -134,7 +147,7 @@ def _build_locked(
         except (ProductError, ArchiveError, UnsafePathError) as exc:  # e.g. a .zip over the archive limits
             outcomes.append(_fail(store, BuildOutcome(path, _id_from_path(path), "failed"), exc, None))
     if settings.engine == "spark" and jobs:
-        from sedona_jobs.patches.spark_build import build_on_spark
+        from sedona_jobs.patches.spark_build import build_on_spark  # pyspark (optional extra); it imports this module
 
         build_on_spark(store, jobs, outcomes, settings, on_progress, spark)
     elif settings.mode == "product" and jobs:
@@ -148,8 +161,6 @@ def _build_locked(
 def _prepare(path: str, verify_checksums: bool) -> _Job:
     """Open and check a product (metadata, band headers, checksums) or a STAC item of its COGs, and work out
     its patch grid."""
-    from sedona_jobs.patches.stac_item import is_stac_item, open_item
-    from sedona_jobs.safe import open_product
 
     product = open_item(path) if is_stac_item(path) else open_product(path, verify_checksums=verify_checksums)
     shapes = {layer.name: product.bands[layer.name].shape for layer in ALL_LAYERS}
@@ -166,8 +177,6 @@ def _build_band_mode(
     store: TableStore, job: _Job, outcome: BuildOutcome, settings: PatchesSettings, on_progress: ProgressHook | None
 ) -> BuildOutcome:
     """One product at a time; its layers are decoded by ``settings.workers`` processes."""
-    from sedona_jobs.patches.batches import strip_batches
-    from sedona_jobs.patches.workers import band_parallel_strips, configure_gdal, local_strips
 
     product, grid = job.product, job.grid
     started = time.perf_counter()
@@ -229,7 +238,6 @@ def _build_product_mode(
 ) -> None:
     """One product per worker process; the parent commits each staged product as soon as it is ready."""
 
-    from sedona_jobs.patches.workers import stage_product, staged_batches
 
     workers = min(settings.workers, len(jobs))
     staging = tempfile.mkdtemp(prefix="s2lake-patches-")
@@ -334,9 +342,6 @@ def product_row(
 
 def _footprint_wgs84(product: L2AProduct, shape10: tuple[int, int]) -> bytes:
     """The product's raster extent as a lon/lat polygon (edges densified: UTM lines curve in lon/lat)."""
-    import numpy as np
-    import shapely
-    from pyproj import Transformer
 
     height, width = shape10
     box = shapely.segmentize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
 from s2lake.errors import ProductError
 from s2lake.sentinel2 import ALL_LAYERS, PATCH_SIZE_M
@@ -39,7 +40,6 @@ class PatchGrid:
 
     def footprints_wkb(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Patch polygons as WKB in the tile CRS (vectorised through shapely's array functions)."""
-        import shapely
 
         ulx, uly, lrx, lry = self.bbox(rows, cols)
         return shapely.to_wkb(shapely.box(ulx, lry, lrx, uly))

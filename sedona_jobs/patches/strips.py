@@ -43,8 +43,15 @@ class LayerStrip:
     """One layer's patches of one strip, in patch order (row-major over the strip's patches)."""
 
     layer: str
-    pixels: np.ndarray  # (n, px * px), uint16 (bands) or uint8 (SCL)
+    pixels: np.ndarray  # (n, px * px), :func:`pixel_dtype`: int32 (bands) or uint8 (SCL)
     stats: PatchStats
+
+
+def pixel_dtype(layer: str) -> np.dtype:
+    """The dtype a layer's patches are cut into: the ``patches`` table's ``list<int32>`` for bands, so the
+    Arrow columns wrap the strip without another copy (the widening happens in the reshaping copy that
+    cutting makes anyway), and uint8 for SCL (viewed as the table's int8: classes are < 128)."""
+    return np.dtype(np.uint8 if layer == "SCL" else np.int32)
 
 
 def gdal_cache_bytes(widths: dict[str, int], block_rows: dict[str, int]) -> int:
@@ -58,15 +65,19 @@ def gdal_cache_bytes(widths: dict[str, int], block_rows: dict[str, int]) -> int:
     return need + 64 * 1024 * 1024
 
 
-def split_patches(array: np.ndarray, px: int, cols: int) -> np.ndarray:
-    """``(k*px, >= cols*px)`` pixels -> ``(k*cols, px*px)``, one row-major vector per patch."""
+def split_patches(array: np.ndarray, px: int, cols: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``(k*px, >= cols*px)`` pixels -> ``out``, ``(k*cols, px*px)``: one row-major vector per patch, in one
+    copy that also converts to ``out``'s dtype (default: a new array of ``array``'s dtype)."""
     rows = array.shape[0] // px
+    if out is None:
+        out = np.empty((rows * cols, px * px), dtype=array.dtype)
     view = array[: rows * px, : cols * px].reshape(rows, px, cols, px)
-    return np.ascontiguousarray(view.transpose(0, 2, 1, 3)).reshape(rows * cols, px * px)
+    np.copyto(out.reshape(rows, cols, px, px), view.transpose(0, 2, 1, 3), casting="safe")
+    return out
 
 
 def patch_stats(pixels: np.ndarray, scene_classes: bool = False) -> PatchStats:
-    """Statistics per patch (row of ``pixels``); NO_DATA (0) pixels are left out of min/max/mean.
+    """Statistics per patch (row of ``pixels``, unsigned); NO_DATA (0) pixels are left out of min/max/mean.
 
     Sums are exact integers: NO_DATA contributes 0 to ``sum`` and ``sum_sq`` anyway, and a 10 m
     patch's sum of squares (< 14,400 x 65,535^2 ~ 6.2e13) fits int64 comfortably. Chunks of
@@ -91,7 +102,8 @@ def _chunk_stats(pixels: np.ndarray, scene_classes: bool) -> PatchStats:
 
     ``min`` over valid pixels: NO_DATA is 0 (:data:`NODATA_DN`), so ``pixels - 1`` wraps it to the dtype's
     maximum and the plain minimum of that, plus 1, is the minimum over the others (where every pixel is
-    NO_DATA the value is stored as NULL anyway). ``sum_sq``: squares of 16-bit values fit uint32.
+    NO_DATA the value is stored as NULL anyway). ``sum_sq``: squares of 16-bit values fit uint32 (band
+    pixels come as int32 holding 16-bit values, reduced through their uint32 view).
     """
     valid = np.count_nonzero(pixels, axis=1).astype(np.int64)
     total = pixels.sum(axis=1, dtype=np.int64)
@@ -125,8 +137,9 @@ class LayerReader:
                 f"cannot open band {layer}: {exc}", where=path, fix="the file is corrupt: download the product again"
             ) from None
 
-    def read(self, r0: int, r1: int) -> LayerStrip:
-        """Patch rows ``[r0, r1)``: one windowed read, then patches and statistics."""
+    def read(self, r0: int, r1: int, out: np.ndarray | None = None) -> LayerStrip:
+        """Patch rows ``[r0, r1)``: one windowed read, then patches (into ``out`` if given, e.g. shared memory,
+        ``((r1 - r0) * cols, px * px)`` of :func:`pixel_dtype`) and statistics."""
         from rasterio.errors import RasterioError
         from rasterio.windows import Window
 
@@ -140,10 +153,14 @@ class LayerReader:
                 where=self.path,
                 fix="the JPEG 2000 file is corrupt or truncated: download the product again",
             ) from None
+        dtype = pixel_dtype(self.layer.name)
         if self.layer.name == "SCL":
             array = array.astype(np.uint8)
-        pixels = split_patches(array, px, self.cols)
-        return LayerStrip(self.layer.name, pixels, patch_stats(pixels, scene_classes=self.layer.name == "SCL"))
+        if out is None:
+            out = np.empty(((r1 - r0) * self.cols, px * px), dtype=dtype)
+        pixels = split_patches(array, px, self.cols, out)
+        unsigned = pixels.view(np.uint32) if dtype == np.int32 else pixels  # DNs are >= 0: same values
+        return LayerStrip(self.layer.name, pixels, patch_stats(unsigned, scene_classes=self.layer.name == "SCL"))
 
     def close(self) -> None:
         self._dataset.close()

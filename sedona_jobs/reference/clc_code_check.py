@@ -24,6 +24,7 @@ SHOWN_CODES = 10
 def normalise_codes(codes: Any) -> Any:
     """CLC codes as strings (``"211"``): integral numbers (``211``, ``211.0`` from a Shapefile or
     GeoJSON) become their digits, text is stripped, missing values stay missing."""
+    # lazy: pandas costs ~1.6 s to import; the caller's Series loaded it, importers of this module need not
     import pandas as pd
 
     if pd.api.types.is_numeric_dtype(codes):

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pyarrow as pa
 
-import s2lake
-
-CODELISTS = Path(s2lake.__file__).parent / "data" / "codelists"
+from s2lake.shipped_data import CODELISTS
 
 
 def _rows(name: str) -> list[dict[str, str]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from pyproj import CRS
 
 from s2lake.errors import ReferenceDataError
 from s2lake.warehouse import Warehouse
@@ -128,7 +129,6 @@ def require_table(warehouse: Warehouse, name: str) -> str:
 def _epsg_of(crs: Any) -> int | None:
     if crs is None:
         return 4326  # GeoParquet: a missing crs means OGC:CRS84
-    from pyproj import CRS
 
     try:
         return CRS.from_user_input(crs).to_epsg()

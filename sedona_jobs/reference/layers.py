@@ -16,13 +16,8 @@ Stored schemas (all geometries polygonal, EPSG:3035, easting/northing):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-import s2lake
 
 TARGET_EPSG = 3035
-#: The country layer shipped with the package (Natural Earth admin-0, Europe): labels need no download.
-SHIPPED_COUNTRIES = Path(s2lake.__file__).parent / "data" / "countries" / "ne_admin0_europe.geojson"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import shapely
+
 from s2lake.errors import ReferenceDataError
 from s2lake.warehouse import Warehouse
 from sedona_jobs.reference.clc_code_check import check_clc_codes, normalise_codes
@@ -65,6 +67,7 @@ class LoadReport:
 
 def read_source(path: str | Path, layer: str | None = None) -> Any:
     """Read a GeoPackage/FileGDB/Shapefile(.zip)/GeoJSON with pyogrio, GeoParquet with geopandas."""
+    # lazy: geopandas and pyogrio cost ~2 s each to import; only a load needs them
     import geopandas as gpd
     import pyogrio
 
@@ -190,6 +193,7 @@ def map_columns(gdf: Any, spec: Layer, source: str, report: LoadReport) -> Any:
             out["levl_code"] = out["levl_code"].astype("int32")
             for column in ("nuts_id", "cntr_code", "name_latn"):
                 out[column] = out[column].astype("string")
+    # lazy: geopandas costs ~2 s to import; only a load needs it
     import geopandas as gpd
 
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.rename("geometry").values, crs=gdf.crs)
@@ -203,8 +207,6 @@ def _missing(source: str, column: str, spec: Layer) -> ReferenceDataError:
 
 
 def _repair(gdf: Any, spec: Layer, report: LoadReport) -> Any:
-    import shapely
-
     geoms = gdf.geometry.values
     kinds = shapely.get_type_id(geoms)
     non_polygonal = ~((kinds == 3) | (kinds == 6) | shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -251,8 +253,6 @@ def _to_3035(gdf: Any, spec: Layer, report: LoadReport) -> Any:
     Lambert azimuthal equal-area maps the whole globe but tears apart near its antipode (the
     Pacific), so Natural Earth's world layer is clipped to the area EPSG:3035 is defined for.
     """
-    import shapely
-
     report.reprojected = True
     log.info("%s: reprojecting from %s to EPSG:%d", spec.name, report.source_crs, TARGET_EPSG)
     geo = gdf.to_crs(4326)

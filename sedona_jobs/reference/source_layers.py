@@ -28,6 +28,7 @@ def polygon_capable(geometry_type: str | None) -> bool:
 def pick_layer(src: Path) -> str | None:
     """The layer to read when the user named none: None for a single-layer source (GDAL's default),
     the only polygon layer of a multi-layer one; more than one polygon layer is refused."""
+    # lazy: pyogrio costs ~2 s to import; only a load needs it
     import pyogrio
 
     layers = pyogrio.list_layers(src)

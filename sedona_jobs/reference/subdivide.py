@@ -11,13 +11,12 @@ same areas, several times faster. SedonaDB has no ST_Subdivide, hence this small
 from __future__ import annotations
 
 import numpy as np
+import shapely
 
 MAX_VERTICES = 256
 
 
 def _split(geom: object, max_vertices: int, depth: int) -> list[object]:
-    import shapely
-
     if geom.is_empty:
         return []
     if shapely.get_num_coordinates(geom) <= max_vertices or depth >= 16:
@@ -40,8 +39,8 @@ def _split(geom: object, max_vertices: int, depth: int) -> list[object]:
 
 def subdivide(gdf: object, max_vertices: int = MAX_VERTICES) -> object:
     """Rows whose geometry has more than ``max_vertices`` vertices become several rows (same attributes)."""
+    # lazy: pandas costs ~1.6 s to import; the caller's GeoDataFrame loaded it, importers of this module need not
     import pandas as pd
-    import shapely
 
     geoms = gdf.geometry.values
     big = shapely.get_num_coordinates(geoms) > max_vertices

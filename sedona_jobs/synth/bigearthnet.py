@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import rasterio
+from pyproj import CRS
+from rasterio.transform import from_origin
 
 from s2lake.ben_names import BenV1Name, PatchId
 from s2lake.sentinel2 import BANDS, PATCH_SIZE_M
@@ -57,9 +60,6 @@ class Dataset:
 
 
 def _write_band(path: Path, pixels: np.ndarray, epsg: int, ulx: float, uly: float, resolution: int) -> None:
-    import rasterio
-    from rasterio.transform import from_origin
-
     with rasterio.open(
         path,
         "w",
@@ -264,6 +264,4 @@ def generate_v1(root: Path, patches: int, seed: int = 0, workers: int = 1, defec
 
 
 def tile_crs_wkt(epsg: int) -> str:
-    from pyproj import CRS
-
     return CRS.from_epsg(epsg).to_wkt(version="WKT1_GDAL")

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import shapely
 
 from s2lake.errors import ReferenceDataError
 from sedona_jobs.reference.codelists import clc_codes
@@ -69,8 +70,6 @@ def _check(bbox: BBox, count: int) -> None:
 
 def voronoi_cells(bbox: BBox, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` Voronoi cells of random seeds, clipped to ``bbox``, in seed order."""
-    import shapely
-
     xmin, ymin, xmax, ymax = bbox
     seeds = np.column_stack([rng.uniform(xmin, xmax, count), rng.uniform(ymin, ymax, count)])
     box = shapely.box(*bbox)
@@ -101,8 +100,6 @@ def _displacement(amplitude: float, wavelength: float, rng: np.random.Generator,
 
 def noisy_partition(bbox: BBox, count: int, vertices: int, seed: int) -> np.ndarray:
     """Voronoi partition with densified, noisy shared borders (about ``vertices`` per cell)."""
-    import shapely
-
     rng = np.random.default_rng(seed)
     cells = voronoi_cells(bbox, count, rng)
     cell_size = float(np.sqrt((bbox[2] - bbox[0]) * (bbox[3] - bbox[1]) / count))
@@ -115,8 +112,8 @@ def noisy_partition(bbox: BBox, count: int, vertices: int, seed: int) -> np.ndar
 
 def synth_clc(bbox: BBox, count: int, *, vertices: int = 48, seed: int = 0, island_share: float = 0.1) -> Any:
     """A CLC-like GeoDataFrame: ``count`` features (``code_18``, geometry) covering ``bbox``."""
+    # lazy: geopandas costs ~2 s to import; only writing a layer needs it
     import geopandas as gpd
-    import shapely
 
     _check(bbox, count)
     rng = np.random.default_rng(seed + 1)
@@ -163,8 +160,8 @@ def synth_nuts(bbox: BBox, count: int, *, countries: int = 3, vertices: int = 48
     Level-3 regions are Voronoi cells; each belongs to the country of the nearest of ``countries``
     country seeds; levels 2/1 group a country's regions by id prefix; level 0 is the union.
     """
+    # lazy: geopandas costs ~2 s to import; only writing a layer needs it
     import geopandas as gpd
-    import shapely
 
     _check(bbox, count)
     countries = max(1, min(countries, len(COUNTRIES), count))

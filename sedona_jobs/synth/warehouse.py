@@ -14,6 +14,7 @@ same-place patches of two dates (overlaps).
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,14 +22,15 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import shapely
 
 from s2lake.sentinel2 import ALL_LAYERS, PATCH_SIZE_M
+from s2lake.shipped_data import CODELISTS, SHIPPED_COUNTRIES
 from s2lake.tables.schemas import LABEL_RUNS, PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
+from s2lake.tiling_grid import tiles_intersecting
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.runs import new_run_id
-from sedona_jobs.reference.codelists import CODELISTS
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 
 #: The tables the dbt project reads as sources (models/macros/sources.sql), in the order they are written.
 SOURCE_TABLES = tuple(
@@ -120,11 +122,6 @@ def europe_layout(tiles: int) -> Layout:
     """``tiles`` real MGRS tiles of the shipped tiling grid spread evenly over the European countries of the
     shipped country layer (those of the code list ``country_names.csv``: the layer reaches into Africa and
     Asia), each with the first of those countries (by code) that it touches."""
-    import json
-
-    import shapely
-
-    from s2lake.tiling_grid import tiles_intersecting
 
     with (CODELISTS / "country_names.csv").open(encoding="utf-8") as f:
         european = {r["country_code"]: r["country_name"] for r in csv.DictReader(f)}

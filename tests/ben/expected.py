@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from s2lake.sentinel2 import BANDS
-from sedona_jobs.reference.codelists import CODELISTS
+from s2lake.shipped_data import CODELISTS
 from tests.ben.ben_gen import BenDataset
 from tests.models.reference import SEASONS
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import rasterio
 
-from sedona_jobs.reference.codelists import CODELISTS
+from s2lake.shipped_data import CODELISTS
 
 #: Band order of the printed block and each band's edge in pixels (10 m: 120, 20 m: 60, 60 m: 20).
 EDGES = {

@@ -28,9 +28,10 @@ SAME = ("tile", "epsg", "row", "col", "ulx", "uly", "lrx", "lry")
 
 @pytest.fixture(scope="module")
 def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Warehouse]:
+    # lazy: sedona_jobs.labels loads numba (~1 s); only the labelled warehouse needs it
+    from s2lake.shipped_data import SHIPPED_COUNTRIES
     from sedona_jobs.labels import build_labels
     from sedona_jobs.reference import load_reference, write_synthetic
-    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
     from sedona_jobs.synth.reference_layers import synth_clc
     from tests.labels.conftest import rows_bbox_3035
 

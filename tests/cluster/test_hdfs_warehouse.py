@@ -19,13 +19,13 @@ import yaml
 from typer.testing import CliRunner
 
 from s2lake.cli.main import app
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.spark.cluster import ClusterState
 from s2lake.tables.store import TableStore
 from s2lake.testing.standin_catalogues import FakeProduct, StandInServer, generate_products
 from s2lake.warehouse import Warehouse
 from s2lake.warehouse_fs import fsspec_fs
 from sedona_jobs.labels.demo_labels import patches_bbox_3035
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.synth.l2a import write_l2a
 from tests.cluster.conftest import s2lake
 from tests.ingest.conftest import AREA, PASSWORD, USER, mirror_for

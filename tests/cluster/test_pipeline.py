@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 
 from s2lake.dbt.runner import MARTS
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.spark import sedona_jars_available
 from s2lake.spark.cluster import ClusterState
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.demo_labels import patches_bbox_3035
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.synth.l2a import write_l2a
 from tests.cluster.conftest import CLI
 from tests.cluster.test_hdfs_warehouse import RUN_TIME_COLUMNS

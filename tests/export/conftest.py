@@ -3,6 +3,7 @@ product cut by ``patches build``), labelled against a generated CLC layer and th
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,10 @@ def patched_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 @pytest.fixture(scope="session")
 def labelled_warehouse(patched_warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """Read-only: a copy of ``patched_warehouse`` with a labels run over a generated CLC layer."""
-    import shutil
-
+    # lazy: sedona_jobs.labels loads numba (~1 s); only the labelled warehouse needs it
+    from s2lake.shipped_data import SHIPPED_COUNTRIES
     from sedona_jobs.labels import build_labels
     from sedona_jobs.reference import load_reference, write_synthetic
-    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
     from sedona_jobs.synth.reference_layers import synth_clc
     from tests.labels.conftest import rows_bbox_3035
 

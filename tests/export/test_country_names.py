@@ -39,6 +39,7 @@ def test_code_list_spells_bigearthnet_countries() -> None:
 @pytest.fixture(scope="module")
 def nuts_warehouse(patched_warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """The 25 patches labelled against a generated CLC layer and a generated NUTS layer of local names."""
+    # lazy: sedona_jobs.labels loads numba (~1 s); only the labelled warehouse needs it
     from sedona_jobs.labels import build_labels
     from sedona_jobs.reference import write_synthetic
     from sedona_jobs.synth.reference_layers import synth_clc, synth_nuts

@@ -11,7 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import rasterio
+import shapely
+from typer.testing import CliRunner
 
+from s2lake.cli.main import app
 from s2lake.errors import ExportError, QueryError, UnsafePathError
 from s2lake.sentinel2 import BANDS
 from s2lake.tables.schemas import PATCHES
@@ -77,8 +80,8 @@ def test_where_selects_and_export_is_deterministic(
 
 
 def test_labels_split_country_and_reference_maps(labelled_warehouse: Warehouse, fresh_out: Path) -> None:
+    # lazy: geopandas costs ~2 s to import; only this test reads the maps back
     import geopandas as gpd
-    import shapely
 
     store = TableStore(labelled_warehouse)
     landcover = store.read("patch_landcover", ["patch_id", "clc_code", "ben19_label", "area_m2"]).to_pylist()
@@ -180,10 +183,6 @@ def test_hostile_patch_id_is_refused(patched_warehouse: Warehouse, tmp_path: Pat
 
 
 def test_cli_export_and_extract(patched_warehouse: Warehouse, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from s2lake.cli.main import app
-
     runner = CliRunner()
     wh = ["--warehouse", patched_warehouse.root]
     zips = tmp_path / "zips"

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import filecmp
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from s2lake.cli.main import app
 from s2lake.errors import ArchiveError, ExportError, UnsafePathError
 from s2lake.warehouse import Warehouse
 from sedona_jobs.export.ben_export import export_ben
@@ -64,8 +67,6 @@ def test_extract_gives_the_loose_tree(zipped: tuple[Path, Path], tmp_path: Path)
 def _altered(zips: Path, tmp_path: Path, index: int, change: dict[str, bytes], *, update_manifest: bool) -> Path:
     """A copy of the zipped export whose zip ``index`` has members added or replaced by ``change``; with
     ``update_manifest`` its checksum in the manifest is updated too, so only the member checks can refuse it."""
-    import shutil
-
     copy = Path(shutil.copytree(zips, tmp_path / "zips"))
     path = copy / f"patches-{index:05d}.zip"
     with zipfile.ZipFile(path) as archive:
@@ -125,10 +126,6 @@ def test_cli_refused_zip_is_bad_input(
     zipped: tuple[Path, Path], tmp_path: Path, change: dict[str, bytes], update_manifest: bool, reason: str
 ) -> None:
     """A refused zip is the user's input: exit 2 with what, where and fix, and nothing extracted."""
-    from typer.testing import CliRunner
-
-    from s2lake.cli.main import app
-
     zips = _altered(zipped[1], tmp_path, 0, change, update_manifest=update_manifest)
     if reason == "inflates":  # re-pack with DEFLATE so 2 MB of zeros are a ~2 KB member: a small zip bomb
         path = zips / "patches-00000.zip"

@@ -4,7 +4,9 @@ half-extracted left behind and without reading the member into memory."""
 from __future__ import annotations
 
 import functools
+import random
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -47,9 +49,6 @@ def test_extraction_refuses_a_zip_bomb_with_bounded_output_and_memory(tmp_path, 
 def test_a_real_sized_product_passes_the_default_limits(tmp_path) -> None:
     """What real products hold: incompressible JPEG 2000 bands (here 20 MB of random bytes) and XML that
     deflates ~10-20x (here ~4 MB of varied angle-grid-like values): all of it is extracted."""
-    import random
-    import zipfile
-
     rng = random.Random(1)
     values = [f'<VALUE id="{i}">{rng.uniform(0, 100):.4f}</VALUE>\n' for i in range(256)]
     xml = "".join(rng.choice(values) for _ in range(120_000))

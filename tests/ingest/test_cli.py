@@ -15,13 +15,16 @@ import yaml
 from typer.testing import CliRunner
 
 from ingest.auth import Credentials, resolve_credentials
+from ingest.catalogues import SearchQuery
 from ingest.job import run_lock
+from ingest.search import search_all
 from s2lake.cli.context import ExitCode
 from s2lake.cli.main import app
 from s2lake.config import load_settings
 from s2lake.tables.store import TableStore
 from s2lake.testing.standin_catalogues import StandInServer, generate_products
 from tests.ingest.conftest import AREA, PASSWORD, USER, mirror_for
+from tests.ingest.test_search import QUERY
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")
 
@@ -108,9 +111,6 @@ def test_killed_get_resumes_without_refetching(servers, creds, warehouse, tmp_pa
     cdse = StandInServer("cdse", fakes, bandwidth=200_000).start()
     servers.append(cdse)
     config = _config(tmp_path, warehouse, [mirror_for(cdse, "cdse", max_connections=1)], max_connections=1)
-    from ingest.catalogues import SearchQuery
-    from ingest.search import search_all
-    from tests.ingest.test_search import QUERY
 
     found = search_all(load_settings(config).ingest.mirrors, SearchQuery(QUERY.start, QUERY.end, AREA))
     listing = tmp_path / "found.json"

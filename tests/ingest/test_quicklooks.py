@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -23,7 +24,6 @@ from tests.ingest.conftest import AREA, PASSWORD, fast_settings, mirror_for
 
 def _found(mirrors, fakes: list[FakeProduct]):
     query = SearchQuery(min(f.sensing for f in fakes), max(f.sensing for f in fakes), AREA)
-    from datetime import timedelta
 
     query = SearchQuery(query.start - timedelta(days=1), query.end + timedelta(days=1), AREA)
     found = search_all(mirrors, query)

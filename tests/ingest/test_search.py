@@ -6,10 +6,16 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from shapely import wkt as shapely_wkt
 
 from ingest.catalogues import SearchQuery, open_catalogue
+from ingest.catalogues.cdse import build_filter, spatial_filters
+from ingest.catalogues.dhus import DhusCatalogue
+from ingest.products import Offer
 from ingest.search import search_all
+from ingest.transfer import Gone
+from s2lake.errors import CatalogueError, DownloadError
 from s2lake.testing.standin_catalogues import StandInServer, generate_products
 from tests.ingest.conftest import AREA, PASSWORD, mirror_for
 
@@ -95,10 +101,6 @@ def test_dhus_search_makes_no_odata_request_per_result(servers, creds) -> None:
 
 def test_dhus_prepare_failures_read_as_transfer_failures(servers, products, creds, monkeypatch) -> None:
     """OData is asked at download time now, so its failures must steer the scheduler like a transfer's."""
-    from ingest.products import Offer
-    from ingest.transfer import Gone
-    from s2lake.errors import CatalogueError, DownloadError
-
     dhus = StandInServer("dhus", products).start()
     servers.append(dhus)
     unknown = Offer("dhus", "00000000-0000-4000-8000-000000000000", f"{dhus.url}odata/v1/Products('x')/$value")
@@ -116,6 +118,7 @@ def test_dhus_prepare_failures_read_as_transfer_failures(servers, products, cred
 
 
 def test_real_sentinelsat_client_works_against_the_dhus_face(servers, products, tmp_path) -> None:
+    # lazy: sentinelsat costs ~0.3 s to import; only the DHuS tests use it
     from sentinelsat import SentinelAPI
 
     dhus = StandInServer("dhus", products).start()
@@ -142,9 +145,8 @@ def test_wrong_password_fails_without_leaking_it(servers, products, monkeypatch)
 
 def test_recorded_dhus_answers_are_replayed_and_parsed(servers, creds, shared_data) -> None:
     """The stand-in replays what the real DHuS said (sentinelsat's cassettes) to the same request."""
+    # lazy: sentinelsat costs ~0.3 s to import; only the DHuS tests use it
     from sentinelsat import SentinelAPI
-
-    from ingest.catalogues.dhus import DhusCatalogue
 
     dhus = StandInServer("dhus", [], replay=True).start()
     servers.append(dhus)
@@ -184,8 +186,6 @@ def test_recorded_dhus_answers_are_replayed_and_parsed(servers, creds, shared_da
 
 def test_cdse_filter_is_written_as_the_odata_documentation_shows() -> None:
     """Shapes from documentation.dataspace.copernicus.eu/APIs/OData.html (attributes, dates, geography)."""
-    from ingest.catalogues.cdse import build_filter, spatial_filters
-
     query = SearchQuery(
         datetime(2022, 5, 3, tzinfo=UTC), datetime(2022, 5, 21, tzinfo=UTC), geometry_wkt=AREA, max_cloud=40
     )
@@ -208,8 +208,6 @@ def test_cdse_filter_is_written_as_the_odata_documentation_shows() -> None:
 
 
 def test_cdse_stand_in_refuses_what_the_real_service_refuses(servers) -> None:
-    import requests
-
     cdse = StandInServer("cdse", generate_products(2, ["32UNA"])).start()
     servers.append(cdse)
     products = f"{cdse.url}/Products"

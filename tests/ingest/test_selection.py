@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.aoi import load_aoi
-from ingest.catalogues.stac import decode_multihash
+from ingest.catalogues.stac import StacCatalogue, decode_multihash
 from ingest.products import Offer, Product, merge_products
 from ingest.selection import describe, season, select_lowest_cloud
+from s2lake.config.ingest import MirrorSettings
 from s2lake.errors import ConfigError
 from s2lake.product_names import ProductName
 
@@ -119,8 +120,6 @@ def test_cdse_stac_item_checksums_decode(shared_data) -> None:
     assert algorithm == "MD5" and len(digest) == 32
     digest, algorithm = decode_multihash(item["assets"]["AOT_10m"]["file:checksum"])
     assert algorithm == "SHA3-256" and len(digest) == 64
-    from ingest.catalogues.stac import StacCatalogue
-    from s2lake.config.ingest import MirrorSettings
 
     product = StacCatalogue(MirrorSettings(name="cdse-stac", protocol="stac", url="http://127.0.0.1:9/"))._product(item)
     assert product.product_id == item["id"] and product.tile == "33UWP"

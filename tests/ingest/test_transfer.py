@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import time
 
+import fsspec
+import pytest
 import requests
 
-from ingest.auth import KeycloakAuth, MirrorSession, auth_for
+from ingest.auth import Credentials, KeycloakAuth, MirrorSession, auth_for, resolve_credentials
+from ingest.landing import land_tree
 from ingest.transfer import fetch, retry_after_seconds
+from s2lake.config.ingest import MirrorSettings
+from s2lake.errors import CatalogueError
 from s2lake.testing.standin_catalogues import StandInServer, generate_products
+from s2lake.warehouse import Warehouse
 from tests.ingest.conftest import PASSWORD, USER, mirror_for
 
 
@@ -31,7 +37,6 @@ def test_bearer_token_survives_the_cross_host_redirect(servers, creds, tmp_path)
 def test_keycloak_refreshes_short_lived_tokens(servers) -> None:
     cdse = StandInServer("cdse", [], token_ttl=30.4).start()  # expires 0.4 s after the refresh margin
     servers.append(cdse)
-    from ingest.auth import Credentials
 
     auth = KeycloakAuth(cdse.token_url, "cdse-public", Credentials(USER, PASSWORD))
     first = auth.token()
@@ -72,12 +77,6 @@ def test_retry_after_forms() -> None:
 
 
 def test_credentials_from_netrc_and_config(tmp_path, monkeypatch) -> None:
-    import pytest
-
-    from ingest.auth import Credentials, resolve_credentials
-    from s2lake.config.ingest import MirrorSettings
-    from s2lake.errors import CatalogueError
-
     netrc = tmp_path / ".netrc"
     netrc.write_text("machine hub.example.org login bob password netrc-Secret-9\n")
     netrc.chmod(0o600)
@@ -100,11 +99,6 @@ def test_credentials_from_netrc_and_config(tmp_path, monkeypatch) -> None:
 
 def test_landing_on_a_non_local_filesystem_goes_through_fsspec(tmp_path) -> None:
     """A remote warehouse (here fsspec's in-memory file system) receives the SAFE folder by copy."""
-    import fsspec
-
-    from ingest.landing import land_tree
-    from s2lake.warehouse import Warehouse
-
     name = "S2A_MSIL2A_20210105T103000_N0500_R001_T32UNA_20210105T133000.SAFE"  # landing wants a product name
     staged = tmp_path / name
     (staged / "GRANULE").mkdir(parents=True)

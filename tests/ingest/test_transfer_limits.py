@@ -7,17 +7,19 @@ also bounds its own run time (pytest-timeout), since the fault it checks is a tr
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ingest.auth import MirrorSession, auth_for
+from ingest.ranking import measure
 from ingest.state import StateStore
 from ingest.transfer import Oversize, TransferLimits, fetch
 from s2lake.config.ingest import SchedulerSettings
 from s2lake.errors import DownloadError
 from s2lake.testing.standin_catalogues import StandInServer, generate_products
-from tests.ingest.conftest import mirror_for
+from tests.ingest.conftest import fast_settings, mirror_for
 from tests.ingest.test_scheduler import _landed_ok, _run
 
 FAST = {"stall_window_seconds": 0.5, "deadline_base_seconds": 0.5}
@@ -115,11 +117,6 @@ def test_the_scheduler_retries_an_aborted_transfer(servers, creds, warehouse, fa
 @pytest.mark.timeout(30)
 def test_ranking_a_dripping_mirror_is_bounded_too(servers, creds) -> None:
     """`mirrors rank` downloads a sample from each mirror: a stalled sample is an error, not a hang."""
-    from datetime import UTC, datetime
-
-    from ingest.ranking import measure
-    from tests.ingest.conftest import fast_settings
-
     stac, _ = _served(servers, "drip")
     mirror = mirror_for(stac, "m")
     settings = fast_settings([mirror], **FAST).model_copy(update={"rank_test_tiles": ["32UNA"]})

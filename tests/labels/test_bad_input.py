@@ -9,6 +9,7 @@ import geopandas as gpd
 import pytest
 
 from s2lake.errors import ProductError, ReferenceDataError, WarehouseError
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
@@ -16,7 +17,6 @@ from sedona_jobs.labels import build_labels
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.reference import load_reference, write_synthetic
 from sedona_jobs.reference.geoparquet import reference_dir
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.synth.reference_layers import synth_clc, synth_nuts
 from tests.labels.conftest import ORIGIN_33, patch_rows, rows_bbox_3035
 

@@ -10,13 +10,13 @@ import pytest
 import rasterio
 from pyproj import CRS
 
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels import build_labels
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.reference import load_reference, write_synthetic
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.synth.reference_layers import synth_clc
 from tests.labels.conftest import rows_bbox_3035
 

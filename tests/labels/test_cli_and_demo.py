@@ -8,6 +8,7 @@ import time
 from typer.testing import CliRunner
 
 from s2lake.cli.main import app
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
@@ -15,7 +16,6 @@ from sedona_jobs.labels import build_labels
 from sedona_jobs.labels.demo_labels import demo_step
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.reference import load_reference
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from tests.labels.conftest import grid
 
 runner = CliRunner()

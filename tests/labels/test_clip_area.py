@@ -289,3 +289,21 @@ def test_registered_on_spark_matches_shapely() -> None:
     finally:
         spark.stop()
     np.testing.assert_allclose([r["area"] for r in rows], expected, atol=1e-4)
+
+
+def test_rings_clear_of_the_footprint_count_by_winding() -> None:
+    """Rings with no edge near the footprint are not clipped (their winding number decides): a footprint
+    inside a many-vertex shell of either orientation, inside its hole, inside one part of a multipolygon
+    whose other part is far away, and far outside, all as GEOS says."""
+    fp = affinity.rotate(shapely.box(4.0e6, 3.0e6, 4.0e6 + 1200, 3.0e6 + 1200), 5.0)
+    centre = fp.centroid
+    big = centre.buffer(50_000, quad_segs=64)  # 257 vertices, the size of a country piece
+    holed = shapely.Polygon(big.exterior, [centre.buffer(5_000).exterior])
+    ring_around = shapely.Polygon(big.exterior, [centre.buffer(20_000).exterior])  # footprint in the hole
+    parts = shapely.MultiPolygon([big, shapely.box(4.5e6, 3.5e6, 4.5e6 + 10, 3.5e6 + 10)])
+    far = shapely.box(3.0e6, 2.0e6, 3.0e6 + 5_000, 2.0e6 + 5_000)
+    geoms = [big, shapely.reverse(big), holed, ring_around, parts, far, shapely.reverse(holed)]
+    expected = shapely.area(shapely.intersection(fp, np.asarray(geoms)))
+    got = clip_area(_wkb([fp] * len(geoms)), _wkb(geoms)).to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert expected[0] == pytest.approx(fp.area) and expected[3] == 0.0

@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore, sql_literal
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels.patch_rows import patch_table
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from tests.labels.conftest import ORIGIN_33, grid, patch_rows
 
 S2LAKE = str(Path(sys.executable).parent / "s2lake")

@@ -11,6 +11,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.schemas import PATCH_COUNTRY, PATCH_LANDCOVER, PATCH_OVERLAPS, PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
@@ -18,7 +19,6 @@ from sedona_jobs.labels import build_labels
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.reference import load_reference
 from sedona_jobs.reference.codelists import clc_classes
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from tests.labels.conftest import ORIGIN_33, patch_rows
 
 

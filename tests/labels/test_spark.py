@@ -72,11 +72,11 @@ def test_same_sql_on_sedona_spark_equals_sedonadb(spark_jars: Path, module_wareh
     reason = sedona_jars_available()
     if reason is not None:
         pytest.skip(reason)
+    from s2lake.shipped_data import SHIPPED_COUNTRIES
     from s2lake.spark import build_session
     from sedona_jobs.labels import compute_labels
     from sedona_jobs.labels.engines import SedonaDBEngine, SparkEngine
     from sedona_jobs.reference import load_reference
-    from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 
     load_reference("countries", SHIPPED_COUNTRIES, module_warehouse)
     spark = build_session("s2lake-test", master="local[1]", extra={"spark.sql.shuffle.partitions": "4"})

@@ -11,13 +11,13 @@ from pyproj import Transformer
 
 from s2lake.config.models import ModelsSettings
 from s2lake.dbt.runner import build
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.schemas import PATCHES, PRODUCTS
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from sedona_jobs.labels import build_labels
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.reference import load_reference
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from tests.labels.conftest import ORIGIN_33, grid
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
@@ -13,7 +14,6 @@ from sedona_jobs.labels import build_labels, build_new_labels
 from sedona_jobs.labels.patch_rows import patch_table
 from sedona_jobs.labels.runs import LABEL_TABLES
 from sedona_jobs.reference import write_synthetic
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.reference.loader import load_reference
 from sedona_jobs.synth.reference_layers import synth_clc
 from tests.labels.conftest import ORIGIN_33, grid, patch_rows, rows_bbox_3035

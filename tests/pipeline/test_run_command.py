@@ -19,12 +19,12 @@ from pyproj import Transformer
 
 from ingest.scheduler import state_dir
 from s2lake.locks import hold
+from s2lake.shipped_data import SHIPPED_COUNTRIES
 from s2lake.tables.store import TableStore
 from s2lake.testing.standin_catalogues import FakeProduct, StandInServer, product_from_safe
 from s2lake.tiling_grid import tile_info
 from s2lake.warehouse import Warehouse
 from sedona_jobs.reference import write_synthetic
-from sedona_jobs.reference.layers import SHIPPED_COUNTRIES
 from sedona_jobs.reference.loader import load_reference
 from sedona_jobs.synth.l2a import write_l2a
 from sedona_jobs.synth.reference_layers import synth_clc

@@ -55,6 +55,7 @@ def open_in_chromium(page_file: Path, shot: Path) -> dict:
     """Load the page, record every request, measure what was drawn, click through the colourings."""
     if not CHROMIUM.is_file():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    # lazy: playwright (a dev dependency) drives a browser; only this test needs it, and only with chromium installed
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

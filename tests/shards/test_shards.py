@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from rasterio.io import MemoryFile
+from typer.testing import CliRunner
 
+from s2lake.cli.main import app
 from s2lake.datasets import Shards
 from s2lake.datasets.resample import upsample
 from s2lake.errors import ExportError
 from s2lake.sentinel2 import ALL_LAYERS, BANDS
 from s2lake.shards import export_shards
 from s2lake.shards.layout import INDEX_FILE, JOURNAL_DIR
+from s2lake.tables.schemas import PATCHES
 from s2lake.tables.store import TableStore
 from s2lake.warehouse import Warehouse
 from tests.export.conftest import patch_rows
@@ -129,10 +137,6 @@ export_shards(Warehouse.at(sys.argv[1]), Path(sys.argv[2]), shard_bytes=int(sys.
 
 
 def test_a_killed_run_leaves_no_half_shard_named_complete(marts_warehouse: Warehouse, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
     out = tmp_path / "out"
     args = [sys.executable, "-c", _KILLED_RUN, str(marts_warehouse.root), str(out), str(SHARD_BYTES)]
     assert subprocess.run(args, check=False).returncode == -signal.SIGKILL
@@ -176,6 +180,7 @@ def test_loader_shuffles_by_seed_selects_splits_stacks_and_parts(marts_warehouse
 
 def test_torch_dataloader_with_two_workers_sees_every_patch_once(marts_warehouse: Warehouse, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
+    # lazy: torch is the optional [torch] extra
     from s2lake.datasets.torch import ShardDataset
 
     export_shards(marts_warehouse, tmp_path / "out", shard_bytes=SHARD_BYTES)
@@ -193,10 +198,6 @@ def test_torch_dataloader_with_two_workers_sees_every_patch_once(marts_warehouse
 
 
 def test_cli_writes_shards_and_refuses_bad_input(marts_warehouse: Warehouse, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from s2lake.cli.main import app
-
     runner = CliRunner()
     wh = ["--warehouse", marts_warehouse.root]
     out = tmp_path / "w"
@@ -214,12 +215,6 @@ def test_cli_writes_shards_and_refuses_bad_input(marts_warehouse: Warehouse, tmp
 def _with_row(warehouse: Warehouse, tmp_path: Path, **changes: object) -> Warehouse:
     """A copy of ``warehouse`` with one more patch: a real row under a new id that sorts first (a year earlier),
     with ``changes``."""
-    import shutil
-
-    import pyarrow as pa
-
-    from s2lake.tables.schemas import PATCHES
-
     copy = Warehouse.at(shutil.copytree(warehouse.root, tmp_path / "wh"))
     row = TableStore(copy).read(PATCHES.name).sort_by("patch_id").slice(0, 1).to_pylist()[0]
     row |= {"patch_id": row["patch_id"].replace("_2018", "_2017", 1), **changes}

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
+from rasterio.transform import from_origin
 
 from sedona_jobs.synth.l2a.scene import BAND_INDEX, Scene
 
@@ -78,9 +80,6 @@ def _strip(task: BandTask, scene: Scene, row20: int, rows20: int, row: int, rows
 
 def write_band(task: BandTask) -> tuple[str, int, str]:
     """Render and write one band; return its path, size in bytes and MD5 (for manifest.safe)."""
-    import rasterio
-    from rasterio.transform import from_origin
-
     scene = Scene.load(Path(task.scene_dir))
     data = render(task, scene)
     profile = {

@@ -15,6 +15,12 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pyproj
+import rasterio
+import shapely
+import shapely.geometry
+
 from s2lake.sentinel2 import ALL_LAYERS
 from sedona_jobs.patches.stac_item import COMMON_NAMES
 from sedona_jobs.safe import L2AProduct, open_product
@@ -50,8 +56,6 @@ def _keys() -> dict[str, str]:
 
 
 def _write_cog(product: L2AProduct, band: str, folder: Path) -> dict[str, object]:
-    import rasterio
-
     path = folder / f"{band}.tif"
     with rasterio.open(product.bands[band].path) as src:
         data = src.read(1)
@@ -82,11 +86,6 @@ def _write_cog(product: L2AProduct, band: str, folder: Path) -> dict[str, object
 
 
 def _item(product: L2AProduct, assets: dict[str, dict[str, object]]) -> dict[str, object]:
-    import numpy as np
-    import pyproj
-    import shapely
-    import shapely.geometry
-
     rows, cols = product.bands["B02"].shape
     box = shapely.box(product.ulx, product.uly - rows * 10, product.ulx + cols * 10, product.uly)
     to_wgs84 = pyproj.Transformer.from_crs(product.epsg, 4326, always_xy=True)

@@ -14,6 +14,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import pyproj
 
 from s2lake.errors import ConfigError
 from s2lake.sentinel2 import BANDS, MISSIONS, SCL, TILE_PIXELS
@@ -80,8 +81,6 @@ def write_l2a(
     an interrupted run never leaves something that looks like a complete product. ``on_file`` is
     called with each band's file name as it is finished (progress bars).
     """
-    import pyproj
-
     _validate(pixels, nodata_fraction, cloud, mission, baseline)
     day = _parse_date(date)
     info = tile_info(tile)
