@@ -3,12 +3,16 @@
   (default__) and a Spark (spark__) version, chosen by adapter.dispatch.
 #}
 
-{# Sorted list of the distinct non-NULL values of `expr` in a group. #}
+{#
+  Sorted list of the distinct non-NULL values of `expr` in a group. DuckDB: list() then list_distinct, not
+  list(distinct ...): a DISTINCT aggregate keeps a second hash table of every (group, value), which with
+  ten million patches ran out of the 4 GB memory limit.
+#}
 {% macro s2lake_sorted_set(expr) %}
   {{ return(adapter.dispatch('s2lake_sorted_set', 's2lake')(expr)) }}
 {% endmacro %}
 {% macro default__s2lake_sorted_set(expr) -%}
-  coalesce(list_sort(list(distinct {{ expr }}) filter (where {{ expr }} is not null)), [])
+  coalesce(list_sort(list_distinct(list({{ expr }}) filter (where {{ expr }} is not null))), [])
 {%- endmacro %}
 {% macro spark__s2lake_sorted_set(expr) -%}
   array_sort(collect_set({{ expr }}))
@@ -100,4 +104,70 @@
 {# The last cell of that grid an open interval ending at `x` reaches (the largest k with k * 1200 < x). #}
 {% macro s2lake_cell_below(x) -%}
   ({{ s2lake_cell_floor(x) }} - case when {{ s2lake_cell_floor(x) }} * 1200.0 = {{ x }} then 1 else 0 end)
+{%- endmacro %}
+
+{# An empty list of strings (the value of a list column for a row with no element). #}
+{% macro s2lake_empty_string_list() %}
+  {{ return(adapter.dispatch('s2lake_empty_string_list', 's2lake')()) }}
+{% endmacro %}
+{% macro default__s2lake_empty_string_list() -%}
+  cast([] as varchar[])
+{%- endmacro %}
+{% macro spark__s2lake_empty_string_list() -%}
+  cast(array() as array<string>)
+{%- endmacro %}
+
+{# Whether two lists share a non-NULL element (NULL or false when not: callers coalesce). #}
+{% macro s2lake_lists_overlap(left, right) %}
+  {{ return(adapter.dispatch('s2lake_lists_overlap', 's2lake')(left, right)) }}
+{% endmacro %}
+{% macro default__s2lake_lists_overlap(left, right) -%}
+  list_has_any({{ left }}, {{ right }})
+{%- endmacro %}
+{% macro spark__s2lake_lists_overlap(left, right) -%}
+  arrays_overlap({{ left }}, {{ right }})
+{%- endmacro %}
+
+{#
+  Per-row tests over a list column (no explode and regroup by row): whether `pred` holds for some element
+  (`var` names the element in `pred`; false for an empty or NULL list), and the sum of the distinct values
+  of `expr` over the elements (0 when none; `expr` must not be NULL).
+#}
+{% macro s2lake_list_any(list, var, pred) %}
+  {{ return(adapter.dispatch('s2lake_list_any', 's2lake')(list, var, pred)) }}
+{% endmacro %}
+{% macro default__s2lake_list_any(list, var, pred) -%}
+  coalesce(list_bool_or(list_transform({{ list }}, {{ var }} -> coalesce({{ pred }}, false))), false)
+{%- endmacro %}
+{% macro spark__s2lake_list_any(list, var, pred) -%}
+  coalesce(exists({{ list }}, {{ var }} -> coalesce({{ pred }}, false)), false)
+{%- endmacro %}
+{% macro s2lake_list_sum_distinct(list, var, expr) %}
+  {{ return(adapter.dispatch('s2lake_list_sum_distinct', 's2lake')(list, var, expr)) }}
+{% endmacro %}
+{% macro default__s2lake_list_sum_distinct(list, var, expr) -%}
+  coalesce(list_sum(list_distinct(list_transform({{ list }}, {{ var }} -> {{ expr }}))), 0)
+{%- endmacro %}
+{% macro spark__s2lake_list_sum_distinct(list, var, expr) -%}
+  coalesce(aggregate(array_distinct(transform({{ list }}, {{ var }} -> {{ expr }})), cast(0 as bigint), (acc, x) -> acc + x), 0)
+{%- endmacro %}
+
+{# A map of `key` to `value` over the rows of a group (aggregate), and the value of a key (NULL when absent). #}
+{% macro s2lake_map_agg(key, value) %}
+  {{ return(adapter.dispatch('s2lake_map_agg', 's2lake')(key, value)) }}
+{% endmacro %}
+{% macro default__s2lake_map_agg(key, value) -%}
+  map_from_entries(list(struct_pack(k := {{ key }}, v := {{ value }})))
+{%- endmacro %}
+{% macro spark__s2lake_map_agg(key, value) -%}
+  map_from_entries(collect_list(struct({{ key }}, {{ value }})))
+{%- endmacro %}
+{% macro s2lake_map_get(map, key) %}
+  {{ return(adapter.dispatch('s2lake_map_get', 's2lake')(map, key)) }}
+{% endmacro %}
+{% macro default__s2lake_map_get(map, key) -%}
+  {{ map }}[{{ key }}]
+{%- endmacro %}
+{% macro spark__s2lake_map_get(map, key) -%}
+  try_element_at({{ map }}, {{ key }})
 {%- endmacro %}

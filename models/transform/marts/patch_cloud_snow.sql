@@ -3,19 +3,14 @@
 -- classification: any pixel of classes 3 (cloud shadow), 8, 9 (cloud medium/high probability) or 10
 -- (thin cirrus) sets contains_cloud_or_shadow, any pixel of class 11 (snow/ice) contains_seasonal_snow
 -- (seed scl_flags). patches.scene_classes lists the classes present, so no pixel is read.
-with present as (
-    select patch_id, {{ s2lake_explode('scene_classes') }} as scl_class
-    from {{ ref('stg_patches') }}
-),
-
-from_scl as (
+-- The classes of each flag are one list each (one row), tested against the patch's list in its own row: an
+-- explode of every patch's classes grouped back by patch id and joined to the patches again took minutes at
+-- ten million patches.
+with flag_classes as (
     select
-        p.patch_id,
-        max(case when f.cloud_or_shadow then 1 else 0 end) = 1 as cloud_or_shadow,
-        max(case when f.seasonal_snow then 1 else 0 end) = 1 as seasonal_snow
-    from present as p
-    inner join {{ ref('scl_flags') }} as f on f.scl_class = p.scl_class
-    group by p.patch_id
+        {{ s2lake_sorted_set('case when cloud_or_shadow then scl_class end') }} as cloud_or_shadow,
+        {{ s2lake_sorted_set('case when seasonal_snow then scl_class end') }} as seasonal_snow
+    from {{ ref('scl_flags') }}
 )
 
 select
@@ -23,16 +18,18 @@ select
     p.tile,
     coalesce(
         m.contains_cloud_or_shadow,
-        case when p.scene_classes is not null then coalesce(s.cloud_or_shadow, false) end
+        case when p.scene_classes is not null
+            then coalesce({{ s2lake_lists_overlap('p.scene_classes', 'f.cloud_or_shadow') }}, false) end
     ) as contains_cloud_or_shadow,
     coalesce(
         m.contains_seasonal_snow,
-        case when p.scene_classes is not null then coalesce(s.seasonal_snow, false) end
+        case when p.scene_classes is not null
+            then coalesce({{ s2lake_lists_overlap('p.scene_classes', 'f.seasonal_snow') }}, false) end
     ) as contains_seasonal_snow,
     case
         when m.contains_cloud_or_shadow is not null or m.contains_seasonal_snow is not null then 'metadata'
         when p.scene_classes is not null then 'scl'
     end as flag_source
 from {{ ref('stg_patches') }} as p
-left join from_scl as s on s.patch_id = p.patch_id
+cross join flag_classes as f
 left join {{ ref('stg_ben_metadata') }} as m on m.patch_id = p.patch_id

@@ -12,6 +12,7 @@ select
     uly,
     lrx,
     lry,
-    scene_classes
+    scene_classes,
+    band_stats
 from {{ source('s2lake', 'patches') }}
 where {{ s2lake_in_report_scope('patch_id') }}
